@@ -1,0 +1,73 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_appbuilder import AppBuilder
+from sqlalchemy import event, inspect
+from sqlalchemy.engine import Engine
+
+from app.extensions import db, migrate
+
+MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+    """WAL and a busy timeout so the web server and a second process can share the file."""
+    module = type(dbapi_connection).__module__
+    if not module.startswith("sqlite3"):
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def schema_exists() -> bool:
+    """True once Alembic has created the schema (its version table and FAB's user table)."""
+    tables = set(inspect(db.engine).get_table_names())
+    return {"alembic_version", "ab_user"} <= tables
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    flask_app = Flask(__name__, instance_relative_config=False)
+    flask_app.config.from_object("config")
+    if overrides:
+        flask_app.config.update(overrides)
+    logging.basicConfig(format="%(asctime)s:%(levelname)s:%(name)s:%(message)s")
+    logging.getLogger().setLevel(flask_app.config.get("LOG_LEVEL", logging.INFO))
+
+    import app.models  # noqa: F401,I001  (registers every table on the shared metadata)
+
+    db.init_app(flask_app)
+    migrate.init_app(flask_app, db, directory=MIGRATIONS_DIR)
+
+    from app import audit
+
+    audit.install()
+
+    with flask_app.app_context():
+        if not schema_exists():
+            # Alembic owns the schema: until it has run, FAB must neither create tables
+            # nor write permissions.
+            flask_app.config["FAB_CREATE_DB"] = False
+            flask_app.config["FAB_UPDATE_PERMS"] = False
+        appbuilder = AppBuilder(update_perms=flask_app.config.get("FAB_UPDATE_PERMS", True))
+        appbuilder.init_app(flask_app, db.session)
+        from app.views import register_views
+
+        register_views(appbuilder)
+
+    from app.cli import register_cli
+
+    register_cli(flask_app)
+    from app import web_hooks
+
+    web_hooks.install(flask_app)
+    return flask_app

@@ -1,0 +1,9 @@
+"""Flask CLI groups: flask units …, flask periods …, flask demo …, flask audit …, flask roles …"""
+
+from flask import Flask
+
+
+def register_cli(app: Flask) -> None:
+    from app.cli.roles import roles_cli
+
+    app.cli.add_command(roles_cli)

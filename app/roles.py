@@ -1,0 +1,69 @@
+"""The seed roles (DOMAIN.md, seed 000/002) and what each may reach.
+
+Role names are what people see on screen, so they are Vietnamese. Permissions are declared as
+(view-name pattern, permission pattern) pairs and synchronised into FAB's tables by
+``sync_roles()`` on every start, like Airflow's ROLE_CONFIGS.
+"""
+
+PROVINCIAL_ADMIN = "Quản trị cấp tỉnh"
+UNIT_ADMIN = "Quản trị cấp đơn vị"
+AGGREGATOR = "Tổng hợp"
+APPROVER = "Lãnh đạo duyệt"
+SIGNER = "Ký số, gửi báo cáo"
+DATA_ENTRY = "Nhập liệu"
+VIEWER = "Xem báo cáo"
+
+SEED_ROLES = [PROVINCIAL_ADMIN, UNIT_ADMIN, AGGREGATOR, APPROVER, SIGNER, DATA_ENTRY, VIEWER]
+
+READ = r"(can_list|can_show|can_get|can_info|can_download|menu_access)"
+WRITE = r"(can_add|can_edit|can_delete|can_put|can_post|can_this_form_get|can_this_form_post)"
+ANY = r".*"
+
+_CATALOGUE_VIEWS = r"(IndicatorView|IndicatorGroupView|ValueColumnView|BreakdownView|BreakdownOptionView)"
+_READ_COMMON = [
+    (r"(UnitView|UnitTreeView|Đơn vị|Cây đơn vị)", READ),
+    (r"(RegimeView|PeriodView|Chế độ báo cáo|Kỳ báo cáo)", READ),
+    (_CATALOGUE_VIEWS, READ),
+    (r"(Chỉ tiêu|Danh mục)", "menu_access"),
+    (r"(UserInfoEditView|ResetMyPasswordView)", ANY),
+    (r"AppUserView", r"(can_userinfo|userinfoedit)"),
+    (r"(CalendarDayView|Lịch)", READ),
+]
+
+# Per role: the (view, permission) patterns it is granted. The provincial admin is FAB's
+# AUTH_ROLE_ADMIN and holds every permission.
+ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
+    UNIT_ADMIN: _READ_COMMON
+    + [
+        (r"(UnitView|UnitTreeView|UnitSuccessionView|UnitImportView)", ANY),
+        (r"(AppUserView|AccountImportView|ResetPasswordView|RegimeRoleGrantView)", ANY),
+        (r"(RegimeView|PeriodView)", ANY),
+        (_CATALOGUE_VIEWS, ANY),
+        (r"(IndicatorImportView)", ANY),
+        (r"(Tài khoản|Quản trị|Nhập danh sách tài khoản|Tài khoản người dùng)", "menu_access"),
+    ],
+    AGGREGATOR: _READ_COMMON,
+    APPROVER: _READ_COMMON,
+    SIGNER: _READ_COMMON,
+    DATA_ENTRY: _READ_COMMON,
+    VIEWER: _READ_COMMON,
+}
+
+# Roles a unit admin may grant: never the provincial admin.
+GRANTABLE_BY_UNIT_ADMIN = [UNIT_ADMIN, AGGREGATOR, APPROVER, SIGNER, DATA_ENTRY, VIEWER]
+
+# Wording of the account-request sheet (seed 000, Phụ lục I) → system roles.
+ROLE_WORDING = [
+    ("quan tri cap tinh", [PROVINCIAL_ADMIN]),
+    ("quan tri cap huyen", [UNIT_ADMIN]),
+    ("quan tri cap so", [UNIT_ADMIN]),
+    ("quan tri cap xa", [UNIT_ADMIN]),
+    ("quan tri", [UNIT_ADMIN]),
+    ("tong hop", [AGGREGATOR]),
+    ("ky so", [APPROVER, SIGNER]),
+    ("gui bao cao", [APPROVER, SIGNER]),
+    ("lanh dao", [APPROVER]),
+    ("duyet", [APPROVER]),
+    ("nhap lieu", [DATA_ENTRY]),
+    ("xem", [VIEWER]),
+]

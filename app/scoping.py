@@ -1,0 +1,204 @@
+"""Unit scoping: which rows a person may reach.
+
+Every row that belongs to a unit is visible only to people whose home unit is that unit or one
+of its ancestors; the provincial admin sees everything. The rule for each model lives here, in
+one registry, so screens, the API, exports and jobs share it (the views wrap it in
+``ScopedInterface``). A subtree is one prefix match on ``unit.path``: one SQL query, no id lists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from flask import g, has_request_context
+from sqlalchemy import or_, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.models import (
+    AppUser,
+    AuditEntry,
+    Breakdown,
+    BreakdownOption,
+    CalendarDay,
+    Indicator,
+    IndicatorGroup,
+    Period,
+    Regime,
+    RegimeRoleGrant,
+    Unit,
+    UnitSuccession,
+    UnitType,
+    UserUnitHistory,
+    ValueColumn,
+)
+from app.roles import PROVINCIAL_ADMIN
+
+
+def subtree_units(path: str):
+    """Ids of the units in the subtree at ``path``, as a subquery (never a list of ids)."""
+    return select(Unit.id).where(Unit.path.like(path + "%")).scalar_subquery()
+
+
+@dataclass(frozen=True)
+class UnitScope:
+    """Rows that belong to a unit. ``criterion(path)`` keeps the rows inside the subtree."""
+
+    criterion: Callable[[str], ColumnElement[bool]]
+    kind: str = "unit"
+
+
+@dataclass(frozen=True)
+class SharedCatalogue:
+    """A province-wide catalogue everyone may read. Writing is a matter of permissions; when
+    ``write_criterion`` is set, a non-provincial admin may change only the rows it keeps."""
+
+    reason: str
+    write_criterion: Optional[Callable[[str], ColumnElement[bool]]] = None
+    kind: str = "shared"
+
+
+@dataclass(frozen=True)
+class AdminOnly:
+    """Reached only by the provincial admin (FAB's security screens, the audit trail)."""
+
+    reason: str
+    kind: str = "admin"
+
+
+SCOPES: dict[type, object] = {
+    Unit: UnitScope(lambda path: Unit.path.like(path + "%")),
+    AppUser: UnitScope(lambda path: AppUser.unit_id.in_(subtree_units(path))),
+    UserUnitHistory: UnitScope(lambda path: UserUnitHistory.unit_id.in_(subtree_units(path))),
+    RegimeRoleGrant: UnitScope(
+        lambda path: RegimeRoleGrant.user_id.in_(
+            select(AppUser.id).where(AppUser.unit_id.in_(subtree_units(path))).scalar_subquery()
+        )
+    ),
+    UnitSuccession: UnitScope(
+        lambda path: or_(
+            UnitSuccession.predecessor_id.in_(subtree_units(path)),
+            UnitSuccession.successor_id.in_(subtree_units(path)),
+        )
+    ),
+    Regime: UnitScope(
+        lambda path: or_(
+            Regime.owner_unit_id.in_(subtree_units(path)),
+            Regime.id.in_(_regimes_reported_by(path)),
+        )
+    ),
+    Period: UnitScope(
+        lambda path: Period.regime_id.in_(
+            select(Regime.id)
+            .where(
+                or_(
+                    Regime.owner_unit_id.in_(subtree_units(path)),
+                    Regime.id.in_(_regimes_reported_by(path)),
+                )
+            )
+            .scalar_subquery()
+        )
+    ),
+    Indicator: SharedCatalogue(
+        "Danh mục chỉ tiêu dùng chung toàn tỉnh để số liệu cộng được với nhau",
+        write_criterion=lambda path: Indicator.owner_unit_id.in_(subtree_units(path)),
+    ),
+    IndicatorGroup: SharedCatalogue("Nhóm chỉ tiêu dùng chung toàn tỉnh"),
+    ValueColumn: SharedCatalogue("Danh mục cột số liệu dùng chung"),
+    Breakdown: SharedCatalogue("Danh mục phân tổ dùng chung"),
+    BreakdownOption: SharedCatalogue("Danh mục phân tổ dùng chung"),
+    UnitType: SharedCatalogue("Loại đơn vị dùng chung"),
+    CalendarDay: SharedCatalogue("Lịch nghỉ lễ, làm bù dùng chung toàn quốc"),
+    AuditEntry: AdminOnly("Nhật ký thay đổi chỉ quản trị cấp tỉnh xem"),
+}
+
+
+def _regimes_reported_by(path: str):
+    """Regimes that a unit of the subtree reports to: listed by unit (types count on the
+    assignment, a later step). Also regimes whose receiving or lead unit is in the subtree."""
+    from app.models.regimes import regime_reporting_unit
+
+    units = subtree_units(path)
+    return (
+        select(Regime.id)
+        .where(
+            or_(
+                Regime.lead_unit_id.in_(units),
+                Regime.receiving_unit_id.in_(units),
+                Regime.id.in_(
+                    select(regime_reporting_unit.c.regime_id).where(
+                        regime_reporting_unit.c.unit_id.in_(units)
+                    )
+                ),
+            )
+        )
+        .scalar_subquery()
+    )
+
+
+def scope_for(model: type):
+    for klass in model.__mro__:
+        if klass in SCOPES:
+            return SCOPES[klass]
+    return None
+
+
+def is_provincial_admin(user) -> bool:
+    return any(role.name == PROVINCIAL_ADMIN for role in (user.roles or []))
+
+
+def current_user():
+    if has_request_context():
+        user = getattr(g, "user", None)
+        if user is not None and getattr(user, "is_authenticated", False):
+            return user
+    return None
+
+
+def user_scope_path(user) -> Optional[str]:
+    """The unit path a user is confined to; None means everything (provincial admin).
+
+    A user with no home unit who is not a provincial admin sees nothing (an impossible path).
+    """
+    if user is None:
+        return "/nothing/"
+    if is_provincial_admin(user):
+        return None
+    unit = getattr(user, "unit", None)
+    if unit is None or not unit.path:
+        return "/nothing/"
+    return unit.path
+
+
+def read_criterion(model: type, user) -> Optional[ColumnElement[bool]]:
+    """The WHERE clause that confines reads of ``model`` to ``user``; None when unrestricted."""
+    scope = scope_for(model)
+    if scope is None:
+        raise LookupError(f"No unit scope declared for {model.__name__}")
+    path = user_scope_path(user)
+    if path is None or isinstance(scope, SharedCatalogue):
+        return None
+    if isinstance(scope, AdminOnly):
+        from sqlalchemy import false
+
+        return false()
+    return scope.criterion(path)
+
+
+def write_criterion(model: type, user) -> Optional[ColumnElement[bool]]:
+    """The WHERE clause a row must meet for ``user`` to change or delete it."""
+    scope = scope_for(model)
+    path = user_scope_path(user)
+    if path is None:
+        return None
+    if isinstance(scope, SharedCatalogue):
+        return scope.write_criterion(path) if scope.write_criterion else None
+    return read_criterion(model, user)
+
+
+def unit_in_scope(unit: Optional[Unit], user) -> bool:
+    """May ``user`` attach a row to ``unit``?"""
+    path = user_scope_path(user)
+    if path is None:
+        return True
+    return unit is not None and bool(unit.path) and unit.path.startswith(path)

@@ -1,0 +1,47 @@
+"""Registers every screen and API on the AppBuilder."""
+
+from flask_babel import lazy_gettext as _l
+
+
+def register_views(appbuilder) -> None:
+    from app.views.catalogues import (
+        AuditEntryView,
+        BreakdownOptionView,
+        BreakdownView,
+        CalendarDayView,
+        IndicatorGroupView,
+        IndicatorView,
+        PeriodView,
+        RegimeRoleGrantView,
+        RegimeView,
+        UserUnitHistoryView,
+        ValueColumnView,
+    )
+    from app.views.units import UnitSuccessionView, UnitTreeView, UnitTypeView, UnitView
+
+    units = _l("Đơn vị")
+    appbuilder.add_view(UnitTreeView, "Cây đơn vị", label=_l("Cây đơn vị"), icon="fa-sitemap", category="Đơn vị", category_label=units, category_icon="fa-building")
+    appbuilder.add_view(UnitView, "Danh mục đơn vị", label=_l("Danh mục đơn vị"), icon="fa-building", category="Đơn vị")
+    appbuilder.add_view(UnitTypeView, "Loại đơn vị", label=_l("Loại đơn vị"), icon="fa-tags", category="Đơn vị")
+    appbuilder.add_view(UnitSuccessionView, "Sáp nhập, chia tách", label=_l("Sáp nhập, chia tách"), icon="fa-code-fork", category="Đơn vị")
+
+    indicators = _l("Chỉ tiêu")
+    appbuilder.add_view(IndicatorView, "Danh mục chỉ tiêu", label=_l("Danh mục chỉ tiêu"), icon="fa-list-ol", category="Chỉ tiêu", category_label=indicators, category_icon="fa-list-ol")
+    appbuilder.add_view(IndicatorGroupView, "Nhóm chỉ tiêu", label=_l("Nhóm chỉ tiêu"), icon="fa-folder", category="Chỉ tiêu")
+    appbuilder.add_view(ValueColumnView, "Cột số liệu", label=_l("Cột số liệu"), icon="fa-columns", category="Chỉ tiêu")
+    appbuilder.add_view(BreakdownView, "Phân tổ", label=_l("Phân tổ"), icon="fa-th", category="Chỉ tiêu")
+    appbuilder.add_view_no_menu(BreakdownOptionView)
+
+    regimes = _l("Chế độ báo cáo")
+    appbuilder.add_view(RegimeView, "Chế độ báo cáo", label=_l("Chế độ báo cáo"), icon="fa-book", category="Chế độ báo cáo", category_label=regimes, category_icon="fa-book")
+    appbuilder.add_view(PeriodView, "Kỳ báo cáo", label=_l("Kỳ báo cáo"), icon="fa-calendar", category="Chế độ báo cáo")
+    appbuilder.add_view(CalendarDayView, "Ngày nghỉ, làm bù", label=_l("Ngày nghỉ, làm bù"), icon="fa-calendar-times-o", category="Chế độ báo cáo")
+
+    accounts = _l("Tài khoản")
+    appbuilder.add_view(RegimeRoleGrantView, "Phân quyền theo chế độ", label=_l("Phân quyền theo chế độ"), icon="fa-key", category="Tài khoản", category_label=accounts, category_icon="fa-users")
+    appbuilder.add_view(UserUnitHistoryView, "Lịch sử đơn vị công tác", label=_l("Lịch sử đơn vị công tác"), icon="fa-history", category="Tài khoản")
+    appbuilder.add_view(AuditEntryView, "Nhật ký thay đổi", label=_l("Nhật ký thay đổi"), icon="fa-shield", category="Tài khoản")
+
+    from app.views.imports import register_import_views
+
+    register_import_views(appbuilder)

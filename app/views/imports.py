@@ -1,0 +1,2 @@
+def register_import_views(appbuilder) -> None:
+    return None

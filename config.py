@@ -1,0 +1,74 @@
+"""Settings. Everything secret or machine-specific comes from the environment or the instance folder."""
+
+import os
+import secrets
+from pathlib import Path
+
+from flask_appbuilder.const import AUTH_DB
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("HTTTBC_INSTANCE_DIR", BASE_DIR / "instance"))
+
+
+def load_secret_key(instance_dir: Path = INSTANCE_DIR) -> str:
+    """SECRET_KEY from the environment, else one generated once and kept in the instance folder."""
+    from_env = os.environ.get("SECRET_KEY")
+    if from_env:
+        return from_env
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    key_file = instance_dir / "secret_key"
+    try:
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return key_file.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_hex(32))
+    return key_file.read_text().strip()
+
+
+def default_database_url(instance_dir: Path = INSTANCE_DIR) -> str:
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{instance_dir / 'htttbc.sqlite'}"
+
+
+def normalise_database_url(url: str) -> str:
+    """postgres:// and postgresql:// use psycopg2, the driver this project installs."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix):]
+    return url
+
+
+SECRET_KEY = load_secret_key()
+SQLALCHEMY_DATABASE_URI = normalise_database_url(
+    os.environ.get("DATABASE_URL") or default_database_url()
+)
+SQLALCHEMY_TRACK_MODIFICATIONS = False
+SQLITE_BUSY_TIMEOUT_MS = 15000
+
+APP_NAME = "Hệ thống thông tin báo cáo"
+APP_THEME = ""
+FAB_BASE_TEMPLATE = "appbuilder/baselayout.html"
+FAB_INDEX_VIEW = "app.views.home.HomeView"
+FAB_SECURITY_MANAGER_CLASS = "app.security.AppSecurityManager"
+FAB_ADD_SECURITY_API = False
+FAB_API_SWAGGER_UI = True
+FAB_PASSWORD_COMPLEXITY_ENABLED = True
+FAB_PASSWORD_COMPLEXITY_VALIDATOR = "app.security.password_complexity"
+
+AUTH_TYPE = AUTH_DB
+AUTH_ROLE_ADMIN = "Quản trị cấp tỉnh"
+AUTH_ROLE_PUBLIC = "Public"
+AUTH_USER_REGISTRATION = False
+
+BABEL_DEFAULT_LOCALE = "vi"
+BABEL_DEFAULT_FOLDER = "translations"
+LANGUAGES = {
+    "vi": {"flag": "vn", "name": "Tiếng Việt"},
+    "en": {"flag": "gb", "name": "English"},
+}
+
+TIMEZONE = "Asia/Ho_Chi_Minh"
+WTF_CSRF_ENABLED = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"

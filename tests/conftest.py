@@ -1,0 +1,133 @@
+"""Test fixtures: every database test runs on SQLite and on PostgreSQL.
+
+PostgreSQL is reached at 127.0.0.1:5432 as user postgres (override with TEST_POSTGRES_URL). In CI
+(CI set in the environment) an unreachable PostgreSQL fails the run; elsewhere its tests are
+skipped with the reason shown.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
+KEEP_TABLES = {
+    "alembic_version",
+    "ab_permission",
+    "ab_view_menu",
+    "ab_permission_view",
+    "ab_role",
+    "ab_permission_view_role",
+}
+
+
+def _postgres_database(request):
+    """Create a throw-away PostgreSQL database; return its URL."""
+    name = f"htttbc_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as error:
+        message = f"PostgreSQL không kết nối được tại {POSTGRES_ADMIN_URL}: {error.orig}"
+        if os.environ.get("CI"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+
+    def drop():
+        with admin.connect() as connection:
+            connection.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
+                ),
+                {"n": name},
+            )
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+    request.addfinalizer(drop)
+    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def build_app(database_url: str):
+    """Upgrade an empty database with Alembic, then build the app on it with the seed roles."""
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from app.extensions import db
+    from app.security import sync_roles
+
+    overrides = {
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "TESTING": True,
+        "WTF_CSRF_ENABLED": False,
+        "SERVER_NAME": "localhost",
+    }
+    bootstrap = create_app(overrides)
+    with bootstrap.app_context():
+        upgrade()
+        db.engine.dispose()
+    app = create_app(overrides)
+    with app.app_context():
+        sync_roles(db.session)
+        db.session.commit()
+    return app
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def app(request, tmp_path_factory):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
+    else:
+        url = _postgres_database(request)
+    flask_app = build_app(url)
+    flask_app.config["TEST_BACKEND"] = request.param
+    yield flask_app
+    from app.extensions import db
+
+    with flask_app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _clean_database(app) -> None:
+    from app.extensions import db
+
+    with app.app_context():
+        db.session.remove()
+        tables = [t for t in db.metadata.sorted_tables if t.name not in KEEP_TABLES]
+        with db.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                names = ", ".join(f'"{t.name}"' for t in tables)
+                connection.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            else:
+                connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                for table in reversed(tables):
+                    connection.execute(table.delete())
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+
+
+@pytest.fixture
+def app_ctx(app):
+    """An app context on a database emptied of everything but roles and permissions."""
+    _clean_database(app)
+    with app.app_context():
+        yield app
+    _clean_database(app)
+
+
+@pytest.fixture
+def session(app_ctx):
+    from app.extensions import db
+
+    return db.session
+
+
+@pytest.fixture
+def client(app_ctx):
+    return app_ctx.test_client()
