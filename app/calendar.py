@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import calendar as _stdlib_calendar
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import holidays
 

@@ -57,7 +57,7 @@ def test_periods_for_year_counts_and_contiguity():
         assert len(specs) == count
         assert [s.number for s in specs] == list(range(1, count + 1))
     months = periods_for_year("month", 2027, PLAIN)
-    for before, after in zip(months, months[1:]):
+    for before, after in zip(months, months[1:], strict=False):
         assert after.cutoff_start == before.cutoff_end + dt.timedelta(days=1)
 
 

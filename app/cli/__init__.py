@@ -7,3 +7,6 @@ def register_cli(app: Flask) -> None:
     from app.cli.roles import roles_cli
 
     app.cli.add_command(roles_cli)
+    from app.cli.periods import periods_cli
+
+    app.cli.add_command(periods_cli)
