@@ -1,0 +1,1 @@
+"""File imports: units, account requests and the indicator catalogue."""
