@@ -52,18 +52,30 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
 # Roles a unit admin may grant: never the provincial admin.
 GRANTABLE_BY_UNIT_ADMIN = [UNIT_ADMIN, AGGREGATOR, APPROVER, SIGNER, DATA_ENTRY, VIEWER]
 
-# Wording of the account-request sheet (seed 000, Phụ lục I) → system roles.
+# Wording of the account-request sheet (seed 000, Phụ lục I) → system roles. Keys are folded
+# (app.text.fold: no accents, lower case) and looked for inside the folded wording with its
+# "(…)" remarks and "tài khoản" prefix removed; the first key found wins, so the more specific
+# wordings come first. "Ký số, gửi báo cáo (lãnh đạo sở/huyện)" is the leader who approves,
+# signs and sends (seed 000); "văn thư" signs and sends only (seed 002).
 ROLE_WORDING = [
     ("quan tri cap tinh", [PROVINCIAL_ADMIN]),
+    ("quan tri he thong cap tinh", [PROVINCIAL_ADMIN]),
     ("quan tri cap huyen", [UNIT_ADMIN]),
     ("quan tri cap so", [UNIT_ADMIN]),
     ("quan tri cap xa", [UNIT_ADMIN]),
+    ("quan tri cap don vi", [UNIT_ADMIN]),
+    ("quan tri don vi", [UNIT_ADMIN]),
     ("quan tri", [UNIT_ADMIN]),
-    ("tong hop", [AGGREGATOR]),
+    ("van thu", [SIGNER]),
     ("ky so", [APPROVER, SIGNER]),
     ("gui bao cao", [APPROVER, SIGNER]),
-    ("lanh dao", [APPROVER]),
-    ("duyet", [APPROVER]),
+    ("tong hop", [AGGREGATOR]),
     ("nhap lieu", [DATA_ENTRY]),
+    ("nhap so lieu", [DATA_ENTRY]),
+    ("lanh dao", [APPROVER]),
+    ("phe duyet", [APPROVER]),
+    ("duyet", [APPROVER]),
+    ("xem bao cao", [VIEWER]),
+    ("khai thac", [VIEWER]),
     ("xem", [VIEWER]),
 ]
