@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install translations chromium postgres lint clean
+.PHONY: run test install translations i18n chromium postgres lint clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Cần Python 3.11 ($(PYTHON))"; exit 1; }
@@ -19,6 +19,11 @@ install: $(STAMP) translations
 
 translations: $(STAMP)
 	$(VENV)/bin/pybabel compile -f -d app/translations >/dev/null
+
+# Re-extract the strings of app/ (babel.cfg) and merge them into vi and en, keeping translations.
+i18n: $(STAMP)
+	$(PY) app/translations/update_catalogs.py
+	$(MAKE) translations
 
 run: install
 	$(PY) run.py serve
