@@ -10,3 +10,6 @@ def register_cli(app: Flask) -> None:
     from app.cli.periods import periods_cli
 
     app.cli.add_command(periods_cli)
+    from app.cli.units import units_cli
+
+    app.cli.add_command(units_cli)
