@@ -9,7 +9,7 @@ import string
 
 from sqlalchemy import func, inspect, select
 
-from app.errors import DomainError
+from app.errors import DomainError, PermissionDenied
 from app.models import AppUser, UserUnitHistory
 from app.text import nfc
 
@@ -104,16 +104,98 @@ def record_unit_move_if_changed(session, user: AppUser, actor=None, reason: str 
     open_unit_history(session, user, actor=actor, reason=reason or "Chuyển đơn vị công tác")
 
 
+def hash_password(password: str) -> str:
+    """Hash a password the way Flask-AppBuilder does (its method and salt length settings)."""
+    from flask import current_app, has_app_context
+    from werkzeug.security import generate_password_hash
+
+    config = current_app.config if has_app_context() else {}
+    return generate_password_hash(
+        password,
+        method=config.get("FAB_PASSWORD_HASH_METHOD", "scrypt"),
+        salt_length=config.get("FAB_PASSWORD_HASH_SALT_LENGTH", 16),
+    )
+
+
+def check_actor_over(user: AppUser, actor, action: str) -> None:
+    """Raise PermissionDenied unless ``actor`` may act on ``user``'s account.
+
+    ``actor`` None is the system itself (command line, jobs). A provincial admin acts on every
+    account; a unit admin only on accounts whose unit lies in their subtree, and never on a
+    provincial admin's account; nobody else manages accounts.
+    """
+    from app.roles import UNIT_ADMIN
+    from app.scoping import is_provincial_admin, unit_in_scope
+
+    if actor is None or is_provincial_admin(actor):
+        return
+    if not any(role.name == UNIT_ADMIN for role in (actor.roles or [])):
+        raise PermissionDenied(
+            f"Chỉ quản trị cấp tỉnh hoặc quản trị cấp đơn vị được {action} tài khoản «{user.username}»."
+        )
+    if is_provincial_admin(user):
+        raise PermissionDenied(
+            f"Tài khoản «{user.username}» là quản trị cấp tỉnh: chỉ quản trị cấp tỉnh được {action}."
+        )
+    unit = user.unit
+    if not unit_in_scope(unit, actor):
+        where = f"đơn vị «{unit.name}»" if unit is not None else "không thuộc đơn vị nào"
+        raise PermissionDenied(
+            f"Không được {action} tài khoản «{user.username}»: tài khoản thuộc {where}, "
+            f"nằm ngoài phạm vi quản lý của bạn (đơn vị «{actor.unit.name if actor.unit else ''}» và các đơn vị cấp dưới)."
+        )
+
+
 def move_user(session, user: AppUser, new_unit, actor=None, reason: str | None = None) -> None:
-    """Move an account to another unit, keeping the history."""
+    """Move an account to another unit, closing the open history row and opening a new one.
+
+    A unit admin moves only accounts of their subtree, and only to a unit inside it.
+    """
+    from app.scoping import unit_in_scope
+
+    check_actor_over(user, actor, "chuyển đơn vị")
+    if new_unit is None:
+        raise DomainError("Chọn đơn vị mới cho tài khoản.", field="unit")
+    if actor is not None and not unit_in_scope(new_unit, actor):
+        raise PermissionDenied(
+            f"Không được chuyển tài khoản «{user.username}» sang đơn vị «{new_unit.name}»: "
+            "đơn vị này nằm ngoài phạm vi quản lý của bạn."
+        )
     if user.unit_id == new_unit.id:
         return
     user.unit = new_unit
     record_unit_move_if_changed(session, user, actor=actor, reason=reason)
+    session.flush()
 
 
 def deactivate_user(session, user: AppUser, actor=None) -> None:
+    """Close an account (staff left or changed job, seed 001 Art. 25.5); its history is kept."""
+    check_actor_over(user, actor, "khóa")
+    if actor is not None and getattr(actor, "id", None) == user.id:
+        raise DomainError("Không thể tự khóa tài khoản của chính mình.")
     user.active = False
+    now = utcnow()
+    for row in session.scalars(
+        select(UserUnitHistory).where(
+            UserUnitHistory.user_id == user.id, UserUnitHistory.ended_at.is_(None)
+        )
+    ):
+        row.ended_at = now
+    session.flush()
+
+
+def reset_password(session, user: AppUser, actor=None) -> str:
+    """Give the account a new one-time password; the person must change it at the next login."""
+    from app.security import password_problem
+
+    check_actor_over(user, actor, "đặt lại mật khẩu")
+    password = generate_one_time_password()
+    while password_problem(password):
+        password = generate_one_time_password()
+    user.password = hash_password(password)
+    user.must_change_password = True
+    session.flush()
+    return password
 
 
 def generate_one_time_password(length: int = 12) -> str:
