@@ -14,6 +14,7 @@ Prints the msgids still waiting for an English translation.
 from __future__ import annotations
 
 import io
+import os
 import re
 import subprocess
 import sys
@@ -115,16 +116,38 @@ def merge(locale: str, template: Catalog) -> Catalog:
     return catalog
 
 
+def compile_stale() -> list[Path]:
+    """Compile every catalog whose .mo is missing or older than its .po (what
+    `pybabel compile -f` does in `make translations`); return the .mo files written."""
+    from babel.messages.mofile import write_mo
+
+    written = []
+    for po in sorted(HERE.glob("*/LC_MESSAGES/messages.po")):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        catalog = read_catalog(po, locale=po.parent.parent.name)
+        tmp = mo.with_name(f".{mo.name}.{os.getpid()}")
+        with tmp.open("wb") as handle:
+            write_mo(handle, catalog, use_fuzzy=True)
+        os.replace(tmp, mo)
+        written.append(mo)
+    return written
+
+
 def main() -> int:
     app = app_template()
+    fab = fab_msgids()
     vi_template = Catalog(locale="vi")
-    for msgid in fab_msgids():
+    for msgid in fab:
         vi_template.add(msgid, auto_comments=["Flask-AppBuilder"])
+    en_template = Catalog(locale="en")
     for message in app:
         if message.id and message.id not in vi_template:
             vi_template[message.id] = message
+            en_template[message.id] = message
     vi = merge("vi", vi_template)
-    en = merge("en", app)
+    en = merge("en", en_template)
     missing_vi = [m.id for m in vi if m.id and not m.string and "Flask-AppBuilder" in m.auto_comments]
     missing_en = [m.id for m in en if m.id and not m.string]
     print(f"vi: {len(vi)} msgids ({len(missing_vi)} of Flask-AppBuilder untranslated)")
