@@ -13,3 +13,6 @@ def register_cli(app: Flask) -> None:
     from app.cli.units import units_cli
 
     app.cli.add_command(units_cli)
+    from app.cli.demo import demo_cli
+
+    app.cli.add_command(demo_cli)
