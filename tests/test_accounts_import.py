@@ -184,3 +184,17 @@ def test_username_collision(session, units):
     result = import_accounts(session, data, "ds.xlsx", dry_run=False)
     assert result.written
     assert sorted(c.username for c in result.created) == ["an2", "an3"]
+
+
+def test_cli(session, units, app_ctx, tmp_path):
+    out = tmp_path / "logins.xlsx"
+    runner = app_ctx.test_cli_runner()
+    outcome = runner.invoke(args=["accounts", "import", str(SAMPLE), "--dry-run", "--out", str(out)])
+    assert outcome.exit_code == 0, outcome.output
+    assert not out.exists()
+    outcome = runner.invoke(args=["accounts", "import", str(SAMPLE), "--out", str(out)])
+    assert outcome.exit_code == 0, outcome.output
+    rows = list(load_workbook(out).active.iter_rows(values_only=True))
+    assert len([r for r in rows[1:] if r[2]]) == 8
+    outcome = runner.invoke(args=["accounts", "import", str(SAMPLE), "--out", str(out)])
+    assert outcome.exit_code == 1 and "đã được dùng" in outcome.output

@@ -144,3 +144,19 @@ def test_unit_admin_scope(session):
 def test_missing_header_is_a_file_error(session):
     result = import_units(session, io.BytesIO(workbook([["x"]], header=["Cột lạ"])), "dv.xlsx", dry_run=True)
     assert not result.ok and "Tên đơn vị" in result.errors[0].message
+
+
+def test_cli(session, app_ctx, tmp_path):
+    setup_types(session)
+    good = tmp_path / "dv.xlsx"
+    good.write_bytes(workbook([["UBND tỉnh", None, "province", "82", "T", None, None, None, None]]))
+    bad = tmp_path / "sai.xlsx"
+    bad.write_bytes(workbook([["Xã lạ", None, "galaxy", None, None, None, None, None, None]]))
+    runner = app_ctx.test_cli_runner()
+    outcome = runner.invoke(args=["units", "import", str(bad)])
+    assert outcome.exit_code == 1 and "dòng 3, cột C" in outcome.output
+    outcome = runner.invoke(args=["units", "import", str(good), "--dry-run"])
+    assert outcome.exit_code == 0 and count(session) == 0
+    outcome = runner.invoke(args=["units", "import", str(good)])
+    assert outcome.exit_code == 0, outcome.output
+    assert count(session) == 1

@@ -16,3 +16,10 @@ def register_cli(app: Flask) -> None:
     from app.cli.demo import demo_cli
 
     app.cli.add_command(demo_cli)
+    from app.cli import units_file  # noqa: F401  (adds "flask units import")
+    from app.cli.accounts import accounts_cli
+
+    app.cli.add_command(accounts_cli)
+    from app.cli.indicators import indicators_cli
+
+    app.cli.add_command(indicators_cli)
