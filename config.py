@@ -6,6 +6,8 @@ from pathlib import Path
 
 from flask_appbuilder.const import AUTH_DB
 
+from app.passwords import password_complexity
+
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = Path(os.environ.get("HTTTBC_INSTANCE_DIR", BASE_DIR / "instance"))
 
@@ -54,7 +56,7 @@ FAB_SECURITY_MANAGER_CLASS = "app.security.AppSecurityManager"
 FAB_ADD_SECURITY_API = False
 FAB_API_SWAGGER_UI = True
 FAB_PASSWORD_COMPLEXITY_ENABLED = True
-FAB_PASSWORD_COMPLEXITY_VALIDATOR = "app.security.password_complexity"
+FAB_PASSWORD_COMPLEXITY_VALIDATOR = password_complexity
 
 AUTH_TYPE = AUTH_DB
 AUTH_ROLE_ADMIN = "Quản trị cấp tỉnh"

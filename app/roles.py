@@ -15,32 +15,42 @@ VIEWER = "Xem báo cáo"
 
 SEED_ROLES = [PROVINCIAL_ADMIN, UNIT_ADMIN, AGGREGATOR, APPROVER, SIGNER, DATA_ENTRY, VIEWER]
 
-READ = r"(can_list|can_show|can_get|can_info|can_download|menu_access)"
-WRITE = r"(can_add|can_edit|can_delete|can_put|can_post|can_this_form_get|can_this_form_post)"
+READ = r"(can_list|can_show|can_get|can_info|can_download|can_tree)"
 ANY = r".*"
 
-_CATALOGUE_VIEWS = r"(IndicatorView|IndicatorGroupView|ValueColumnView|BreakdownView|BreakdownOptionView)"
+_CATALOGUE_VIEWS = (
+    r"(IndicatorView|IndicatorApi|IndicatorGroupView|ValueColumnView|BreakdownView|BreakdownOptionView)"
+)
+_MENUS_FOR_ALL = (
+    r"(Đơn vị|Cây đơn vị|Danh mục đơn vị|Chỉ tiêu|Danh mục chỉ tiêu|Nhóm chỉ tiêu|Cột số liệu"
+    r"|Phân tổ|Chế độ báo cáo|Kỳ báo cáo|Ngày nghỉ, làm bù)"
+)
 _READ_COMMON = [
-    (r"(UnitView|UnitTreeView|Đơn vị|Cây đơn vị)", READ),
-    (r"(RegimeView|PeriodView|Chế độ báo cáo|Kỳ báo cáo)", READ),
+    (r"(UnitView|UnitApi|UnitTreeView|UnitTypeView)", READ),
+    (r"(RegimeView|RegimeApi|PeriodView|PeriodApi|CalendarDayView)", READ),
     (_CATALOGUE_VIEWS, READ),
-    (r"(Chỉ tiêu|Danh mục)", "menu_access"),
+    (_MENUS_FOR_ALL, "menu_access"),
     (r"(UserInfoEditView|ResetMyPasswordView)", ANY),
-    (r"AppUserView", r"(can_userinfo|userinfoedit)"),
-    (r"(CalendarDayView|Lịch)", READ),
+    (r"AppUserView", r"(can_userinfo|can_userinfoedit|can_resetmypassword)"),
 ]
 
-# Per role: the (view, permission) patterns it is granted. The provincial admin is FAB's
-# AUTH_ROLE_ADMIN and holds every permission.
+# Per role: the (view, permission) patterns it is granted, each matched against the whole
+# name. The provincial admin is FAB's AUTH_ROLE_ADMIN and holds every permission.
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     UNIT_ADMIN: _READ_COMMON
     + [
-        (r"(UnitView|UnitTreeView|UnitSuccessionView|UnitImportView)", ANY),
+        (r"(UnitView|UnitApi|UnitSuccessionView|UnitImportView)", ANY),
         (r"(AppUserView|AccountImportView|ResetPasswordView|RegimeRoleGrantView)", ANY),
-        (r"(RegimeView|PeriodView)", ANY),
+        (r"UserUnitHistoryView", READ),
+        (r"(RegimeView|RegimeApi|PeriodView|PeriodApi)", ANY),
         (_CATALOGUE_VIEWS, ANY),
-        (r"(IndicatorImportView)", ANY),
-        (r"(Tài khoản|Quản trị|Nhập danh sách tài khoản|Tài khoản người dùng)", "menu_access"),
+        (r"IndicatorImportView", ANY),
+        (
+            r"(Sáp nhập, chia tách|Nhập danh sách đơn vị|Tài khoản|Phân quyền theo chế độ"
+            r"|Lịch sử đơn vị công tác|Nhập danh sách tài khoản|Nhập danh mục chỉ tiêu"
+            r"|Security|List Users)",
+            "menu_access",
+        ),
     ],
     AGGREGATOR: _READ_COMMON,
     APPROVER: _READ_COMMON,

@@ -8,11 +8,12 @@ one registry, so screens, the API, exports and jobs share it (the views wrap it 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 from flask import g, has_request_context
-from sqlalchemy import or_, select
+from flask_appbuilder.security.sqla.models import Role
+from sqlalchemy import false, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.models import (
@@ -50,11 +51,12 @@ class UnitScope:
 
 @dataclass(frozen=True)
 class SharedCatalogue:
-    """A province-wide catalogue everyone may read. Writing is a matter of permissions; when
-    ``write_criterion`` is set, a non-provincial admin may change only the rows it keeps."""
+    """A province-wide catalogue everyone may read. Only the provincial admin writes it, except
+    where ``owner_attr`` names the unit that owns a row: then an admin may write the rows owned
+    inside their subtree (and must give new rows such an owner)."""
 
     reason: str
-    write_criterion: Optional[Callable[[str], ColumnElement[bool]]] = None
+    owner_attr: str | None = None
     kind: str = "shared"
 
 
@@ -101,7 +103,7 @@ SCOPES: dict[type, object] = {
     ),
     Indicator: SharedCatalogue(
         "Danh mục chỉ tiêu dùng chung toàn tỉnh để số liệu cộng được với nhau",
-        write_criterion=lambda path: Indicator.owner_unit_id.in_(subtree_units(path)),
+        owner_attr="owner_unit",
     ),
     IndicatorGroup: SharedCatalogue("Nhóm chỉ tiêu dùng chung toàn tỉnh"),
     ValueColumn: SharedCatalogue("Danh mục cột số liệu dùng chung"),
@@ -110,6 +112,7 @@ SCOPES: dict[type, object] = {
     UnitType: SharedCatalogue("Loại đơn vị dùng chung"),
     CalendarDay: SharedCatalogue("Lịch nghỉ lễ, làm bù dùng chung toàn quốc"),
     AuditEntry: AdminOnly("Nhật ký thay đổi chỉ quản trị cấp tỉnh xem"),
+    Role: SharedCatalogue("Vai trò của hệ thống; vai trò được cấp lọc theo người cấp"),
 }
 
 
@@ -136,6 +139,19 @@ def _regimes_reported_by(path: str):
     )
 
 
+# FAB's own security screens: only the provincial admin holds permissions on them.
+ADMIN_ONLY_VIEWS = {
+    "RoleModelView",
+    "PermissionModelView",
+    "ViewMenuModelView",
+    "PermissionViewModelView",
+    "UserGroupModelView",
+    "UserStatsChartView",
+    "RegisterUserModelView",
+    "ApiKeyModelView",
+}
+
+
 def scope_for(model: type):
     for klass in model.__mro__:
         if klass in SCOPES:
@@ -155,7 +171,7 @@ def current_user():
     return None
 
 
-def user_scope_path(user) -> Optional[str]:
+def user_scope_path(user) -> str | None:
     """The unit path a user is confined to; None means everything (provincial admin).
 
     A user with no home unit who is not a provincial admin sees nothing (an impossible path).
@@ -170,7 +186,7 @@ def user_scope_path(user) -> Optional[str]:
     return unit.path
 
 
-def read_criterion(model: type, user) -> Optional[ColumnElement[bool]]:
+def read_criterion(model: type, user) -> ColumnElement[bool] | None:
     """The WHERE clause that confines reads of ``model`` to ``user``; None when unrestricted."""
     scope = scope_for(model)
     if scope is None:
@@ -179,24 +195,26 @@ def read_criterion(model: type, user) -> Optional[ColumnElement[bool]]:
     if path is None or isinstance(scope, SharedCatalogue):
         return None
     if isinstance(scope, AdminOnly):
-        from sqlalchemy import false
-
         return false()
     return scope.criterion(path)
 
 
-def write_criterion(model: type, user) -> Optional[ColumnElement[bool]]:
+def write_criterion(model: type, user) -> ColumnElement[bool] | None:
     """The WHERE clause a row must meet for ``user`` to change or delete it."""
     scope = scope_for(model)
     path = user_scope_path(user)
     if path is None:
         return None
     if isinstance(scope, SharedCatalogue):
-        return scope.write_criterion(path) if scope.write_criterion else None
+        if scope.owner_attr is None:
+            return false()
+        owner_fk = getattr(model, scope.owner_attr).property.local_columns
+        (column,) = tuple(owner_fk)
+        return column.in_(subtree_units(path))
     return read_criterion(model, user)
 
 
-def unit_in_scope(unit: Optional[Unit], user) -> bool:
+def unit_in_scope(unit: Unit | None, user) -> bool:
     """May ``user`` attach a row to ``unit``?"""
     path = user_scope_path(user)
     if path is None:

@@ -11,38 +11,14 @@ from flask_appbuilder.security.sqla.models import Permission, PermissionView, Ro
 from flask_appbuilder.security.views import ResetPasswordView, UserDBModelView
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from wtforms.validators import DataRequired
 
 from app.errors import DomainError, PermissionDenied
 from app.models import AppUser, Unit
+from app.passwords import PASSWORD_RULE, password_complexity, password_problem  # noqa: F401
 from app.roles import GRANTABLE_BY_UNIT_ADMIN, PROVINCIAL_ADMIN, ROLE_PERMISSIONS, SEED_ROLES
 from app.scoping import current_user, is_provincial_admin, read_criterion
 from app.views.base import ScopedInterface, ScopedWriteMixin
-
-PASSWORD_RULE = (
-    "Mật khẩu phải có ít nhất 10 ký tự, gồm chữ hoa, chữ thường, chữ số và ký tự đặc biệt."
-)
-
-
-def password_problem(password: str) -> str | None:
-    """The reason a password is too weak, or None."""
-    if (
-        len(password or "") < 10
-        or not re.search(r"[A-Z]", password)
-        or not re.search(r"[a-z]", password)
-        or not re.search(r"\d", password)
-        or not re.search(r"[^A-Za-z0-9]", password)
-    ):
-        return PASSWORD_RULE
-    return None
-
-
-def password_complexity(password: str) -> None:
-    """FAB_PASSWORD_COMPLEXITY_VALIDATOR: raise ValidationError on a weak password."""
-    from wtforms.validators import ValidationError
-
-    problem = password_problem(password)
-    if problem:
-        raise ValidationError(problem)
 
 
 def grantable_role_names() -> list[str]:
@@ -102,7 +78,10 @@ class AppUserView(ScopedWriteMixin, UserDBModelView):
     }
     add_form_query_rel_fields = {"roles": [["name", FilterInFunction, grantable_role_names]]}
     edit_form_query_rel_fields = add_form_query_rel_fields
-    validators_columns = {}
+    validators_columns = {
+        "roles": [DataRequired(message="Chọn ít nhất một vai trò.")],
+        "unit": [DataRequired(message="Chọn đơn vị của tài khoản.")],
+    }
 
     def _check_account(self, item) -> None:
         from app.accounts import validate_account_fields
@@ -166,8 +145,10 @@ class AppSecurityManager(SecurityManager):
     userdbmodelview = AppUserView
     resetpasswordview = ScopedResetPasswordView
 
-    def register_views(self):
-        super().register_views()
+    def __init__(self, appbuilder):
+        super().__init__(appbuilder)
+        # FAB gives the user screen a plain datamodel; ours adds the unit scope.
+        self.userdbmodelview.datamodel = ScopedInterface(self.user_model)
 
 
 def sync_roles(session) -> dict[str, int]:

@@ -42,6 +42,11 @@ def register_views(appbuilder) -> None:
     appbuilder.add_view(UserUnitHistoryView, "Lịch sử đơn vị công tác", label=_l("Lịch sử đơn vị công tác"), icon="fa-history", category="Tài khoản")
     appbuilder.add_view(AuditEntryView, "Nhật ký thay đổi", label=_l("Nhật ký thay đổi"), icon="fa-shield", category="Tài khoản")
 
+    from app.views.api import IndicatorApi, PeriodApi, RegimeApi, UnitApi
+
+    for api in (UnitApi, IndicatorApi, RegimeApi, PeriodApi):
+        appbuilder.add_api(api)
+
     from app.views.imports import register_import_views
 
     register_import_views(appbuilder)

@@ -11,12 +11,15 @@ from flask_appbuilder import ModelRestApi, ModelView
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from sqlalchemy import inspect as sa_inspect
 
-from app.errors import PermissionDenied
+from app.errors import DomainError, PermissionDenied
 from app.models import Unit
 from app.scoping import (
+    AdminOnly,
+    SharedCatalogue,
     current_user,
     is_provincial_admin,
     read_criterion,
+    scope_for,
     unit_in_scope,
     write_criterion,
 )
@@ -51,6 +54,14 @@ def check_write_scope(item) -> None:
     model = type(item)
     state = sa_inspect(item)
     session = state.session
+    scope = scope_for(model)
+    if isinstance(scope, (SharedCatalogue, AdminOnly)) and not state.persistent:
+        owner_attr = getattr(scope, "owner_attr", None)
+        if owner_attr is None or not unit_in_scope(getattr(item, owner_attr), user):
+            raise PermissionDenied(
+                "Danh mục này dùng chung toàn tỉnh: chỉ quản trị cấp tỉnh được thêm mới"
+                + (", hoặc chọn đơn vị chịu trách nhiệm thuộc phạm vi của bạn." if owner_attr else ".")
+            )
     if state.persistent:
         criterion = write_criterion(model, user)
         if criterion is not None:
@@ -106,3 +117,27 @@ class ScopedModelRestApi(ScopedWriteMixin, ModelRestApi):
     """A generated REST API with the same scoping as the screens."""
 
     allow_browser_login = True
+    page_size = 50
+
+    def _refused(self, error: DomainError):
+        self.datamodel.session.rollback()
+        status = 403 if isinstance(error, PermissionDenied) else 422
+        return self.response(status, message=error.message)
+
+    def post_headless(self):
+        try:
+            return super().post_headless()
+        except DomainError as error:
+            return self._refused(error)
+
+    def put_headless(self, pk):
+        try:
+            return super().put_headless(pk)
+        except DomainError as error:
+            return self._refused(error)
+
+    def delete_headless(self, pk):
+        try:
+            return super().delete_headless(pk)
+        except DomainError as error:
+            return self._refused(error)
