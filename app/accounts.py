@@ -72,7 +72,8 @@ def validate_account_fields(session, user: AppUser) -> None:
 
 
 def open_unit_history(session, user: AppUser, actor=None, reason: str | None = None) -> None:
-    unit_id = user.unit_id if user.unit_id is not None else (user.unit.id if user.unit else None)
+    # The relationship wins: after ``user.unit = x`` the column keeps the old id until a flush.
+    unit_id = user.unit.id if user.unit is not None else user.unit_id
     if unit_id is None:
         return
     session.add(
@@ -164,6 +165,7 @@ def move_user(session, user: AppUser, new_unit, actor=None, reason: str | None =
     if user.unit_id == new_unit.id:
         return
     user.unit = new_unit
+    user.unit_id = new_unit.id
     record_unit_move_if_changed(session, user, actor=actor, reason=reason)
     session.flush()
 

@@ -26,3 +26,21 @@ def install(app: Flask) -> None:
             return None
         flash("Bạn cần đổi mật khẩu được cấp lần đầu trước khi sử dụng hệ thống.", "warning")
         return redirect(url_for("ResetMyPasswordView.this_form_get"))
+
+    @app.after_request
+    def clear_password_change_flag(response):
+        """FAB's own-password form redirects only when it has set the new password: then the
+        one-time password has been replaced and the first-login flag is cleared."""
+        if (
+            request.endpoint == "ResetMyPasswordView.this_form_post"
+            and response.status_code in (302, 303)
+            and getattr(getattr(g, "user", None), "must_change_password", False)
+        ):
+            from app.extensions import db
+            from app.models import AppUser
+
+            user = db.session.get(AppUser, g.user.id)
+            if user is not None:
+                user.must_change_password = False
+                db.session.commit()
+        return response
