@@ -193,9 +193,10 @@ def _plan_accounts(committee, departments, agencies, communes):
                 (f"{prefix}.tonghop2", [R.AGGREGATOR], unit, "Chuyên viên phòng Tổng hợp"),
                 (f"{prefix}.quantri", [R.UNIT_ADMIN], unit, "Quản trị hệ thống"),
             ])
-    for index, unit in enumerate(communes):
+    sample = next((u for u in communes if u.unit_type.code == "commune"), communes[0] if communes else None)
+    for unit in communes:
         staff(_commune_prefix(unit), unit, _commune_leader(unit))
-        if index == 0:
+        if unit is sample:
             plans.append((f"{_commune_prefix(unit)}.quantri", [R.UNIT_ADMIN], unit,
                           "Công chức Văn phòng - Thống kê"))
     return plans
