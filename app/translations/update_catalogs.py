@@ -92,7 +92,7 @@ def fab_msgids() -> list[str]:
 
 
 def app_template() -> Catalog:
-    return extract(ROOT / "babel.cfg", ROOT)
+    return extract(ROOT / "babel.cfg", Path("."))
 
 
 def merge(locale: str, template: Catalog) -> Catalog:
@@ -107,12 +107,16 @@ def merge(locale: str, template: Catalog) -> Catalog:
     catalog.copyright_holder = "Hệ thống thông tin báo cáo"
     catalog.last_translator = "Hệ thống thông tin báo cáo"
     catalog.language_team = {"vi": "Tiếng Việt", "en": "English"}.get(locale, locale)
+    before = [m.id for m in catalog if m.id]
+    created = catalog.creation_date
     catalog.update(template, no_fuzzy_matching=True, update_header_comment=False)
+    if [m.id for m in catalog if m.id] == before:
+        catalog.creation_date = created  # nothing new: no churn in the header
     catalog.obsolete.clear()
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as handle:
         write_po(handle, catalog, width=100, omit_header=False, ignore_obsolete=True,
-                 include_previous=False, sort_output=False)
+                 include_previous=False, sort_output=False, include_lineno=False)
     return catalog
 
 
