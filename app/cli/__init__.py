@@ -23,3 +23,6 @@ def register_cli(app: Flask) -> None:
     from app.cli.indicators import indicators_cli
 
     app.cli.add_command(indicators_cli)
+    from app.cli.audit import audit_cli
+
+    app.cli.add_command(audit_cli)
