@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -198,3 +199,58 @@ def test_cli(session, units, app_ctx, tmp_path):
     assert len([r for r in rows[1:] if r[2]]) == 8
     outcome = runner.invoke(args=["accounts", "import", str(SAMPLE), "--out", str(out)])
     assert outcome.exit_code == 1 and "đã được dùng" in outcome.output
+
+
+def test_web_import_dry_run_confirm_and_logins(session, units, client):
+    factories.user(session, "tinh", units["province"], [PROVINCIAL_ADMIN])
+    session.commit()
+    factories.login(client, "tinh")
+    before = count(session)
+    assert client.get("/import/accounts/").status_code == 200
+    page = client.post(
+        "/import/accounts/",
+        data={"file": (io.BytesIO(SAMPLE.read_bytes()), "de_nghi.xlsx")},
+        content_type="multipart/form-data",
+    )
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Xác nhận ghi vào hệ thống" in html
+    assert "nvan@syt.dongthap.gov.vn" in html and "0933444555" in html
+    assert count(session) == before
+    done = client.post("/import/accounts/confirm")
+    html = done.get_data(as_text=True)
+    assert done.status_code == 200 and "Đã ghi: 8 tạo mới" in html
+    assert count(session) == before + 8
+    link = re.search(r'href="(/import/accounts/logins/[^"]+)"', html).group(1)
+    download = client.get(link)
+    assert download.status_code == 200
+    rows = list(load_workbook(io.BytesIO(download.data)).active.iter_rows(values_only=True))
+    assert rows[1][2] == "nvan"
+    assert client.get(link).status_code == 404  # only once
+    # Confirming again has nothing left to confirm.
+    again = client.post("/import/accounts/confirm", follow_redirects=True)
+    assert "tải tệp lên lại" in again.get_data(as_text=True)
+    assert count(session) == before + 8
+
+
+def test_web_row_errors_shown_nothing_written(session, units, client):
+    factories.user(session, "tinh", units["province"], [PROVINCIAL_ADMIN])
+    session.commit()
+    factories.login(client, "tinh")
+    before = count(session)
+    data = sheet([[1, "Thủ quỹ", "Lê Văn Lạ", "Sở Y tế", "CV", "la@x.vn", None]])
+    page = client.post("/import/accounts/", data={"file": (data, "ds.xlsx")}, content_type="multipart/form-data")
+    html = page.get_data(as_text=True)
+    assert "Thủ quỹ" in html and "Xác nhận ghi vào hệ thống" not in html
+    done = client.post("/import/accounts/confirm")
+    assert "chưa ghi" in done.get_data(as_text=True)
+    assert count(session) == before
+
+
+def test_web_unit_admin_cannot_grant_provincial_admin(session, units, client):
+    factories.user(session, "qtsyt", units["health"], [UNIT_ADMIN])
+    session.commit()
+    factories.login(client, "qtsyt")
+    data = sheet([[1, "Quản trị cấp tỉnh", "Trần Tỉnh", "Sở Y tế", None, "tinh@x.vn", None]])
+    page = client.post("/import/accounts/", data={"file": (data, "ds.xlsx")}, content_type="multipart/form-data")
+    assert page.status_code == 200
+    assert "chỉ quản trị cấp tỉnh được cấp" in page.get_data(as_text=True)

@@ -118,3 +118,17 @@ def test_cli(session, app_ctx, tmp_path):
     outcome = runner.invoke(args=["indicators", "import", str(path)])
     assert outcome.exit_code == 0, outcome.output
     assert count(session) == 1
+
+
+def test_web_import(session, client):
+    from app.roles import PROVINCIAL_ADMIN
+
+    home = factories.unit(session, "Sở Kế hoạch", internal_code="SKH")
+    factories.user(session, "tinh", home, [PROVINCIAL_ADMIN])
+    session.commit()
+    factories.login(client, "tinh")
+    page = client.post("/import/indicators/", data={"file": (workbook([["A1", "Dân số", "Người"]]), "ct.xlsx")}, content_type="multipart/form-data")
+    assert "Dân số" in page.get_data(as_text=True) and count(session) == 0
+    done = client.post("/import/indicators/confirm")
+    assert "Đã ghi: 1 tạo mới" in done.get_data(as_text=True)
+    assert count(session) == 1

@@ -160,3 +160,21 @@ def test_cli(session, app_ctx, tmp_path):
     outcome = runner.invoke(args=["units", "import", str(good)])
     assert outcome.exit_code == 0, outcome.output
     assert count(session) == 1
+
+
+def test_web_import(session, client):
+    from app.roles import PROVINCIAL_ADMIN
+
+    setup_types(session)
+    home = factories.unit(session, "Văn phòng UBND tỉnh", type_code="province", internal_code="VP")
+    factories.user(session, "tinh", home, [PROVINCIAL_ADMIN])
+    session.commit()
+    factories.login(client, "tinh")
+    data = workbook([["Sở Nội vụ", "SNV", "department", None, "SNV", "VP", None, None, None]])
+    page = client.post("/import/units/", data={"file": (io.BytesIO(data), "dv.xlsx")}, content_type="multipart/form-data")
+    assert "Sở Nội vụ" in page.get_data(as_text=True) and count(session) == 1
+    done = client.post("/import/units/confirm")
+    assert "Đã ghi: 1 tạo mới" in done.get_data(as_text=True)
+    assert count(session) == 2
+    listing = client.get("/unitview/list/")
+    assert "Sở Nội vụ" in listing.get_data(as_text=True)
