@@ -88,3 +88,17 @@ def test_ratio_indicator_is_recalculated_never_summed(session):
                      aggregation_over_units="none", aggregation_over_time="none")
     with pytest.raises(DomainError):
         validate_indicator(half)
+
+
+def test_unit_list_filters_by_subtree(client, session):
+    from app.roles import PROVINCIAL_ADMIN
+
+    province, district, commune, hamlet, dept = _tree(session)
+    factories.user(session, "tinh", province, [PROVINCIAL_ADMIN])
+    session.commit()
+    factories.login(client, "tinh")
+    tree = client.get("/units/tree/").get_data(as_text=True)
+    assert f'_flt_0_path={district.path}"' in tree
+    page = client.get(f"/unitview/list/?_flt_0_path={district.path}").get_data(as_text=True)
+    assert "UBND xã Một" in page and "Tổ công tác" in page
+    assert "Sở Nội vụ" not in page

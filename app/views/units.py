@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import g
 from flask_appbuilder import BaseView, expose, has_access
-from flask_appbuilder.models.sqla.filters import FilterStartsWith
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
@@ -54,7 +53,6 @@ class UnitView(ScopedModelView):
         "admin_code": _l("Mã theo Quyết định 19/2025/QĐ-TTg: 2 chữ số cho tỉnh, 5 chữ số cho xã, phường"),
         "path": _l("Lọc «Bắt đầu bằng» đường dẫn của một đơn vị để xem cả cây đơn vị trực thuộc"),
     }
-    search_filters_extra = {"path": FilterStartsWith}
 
 
 class UnitTypeView(ScopedModelView):
