@@ -526,9 +526,9 @@ def _after_soft_rollback(session: Session, previous_transaction) -> None:
 
 
 def _after_transaction_end(session: Session, transaction) -> None:
-    if transaction.nested:
-        session.info.get(_MARKS, {}).pop(transaction, None)
-    elif transaction.parent is None:
+    # Savepoint marks stay until the outermost transaction ends: after_soft_rollback, which
+    # needs them, fires after a rolled-back savepoint has already ended.
+    if not transaction.nested and transaction.parent is None:
         _forget(session)
 
 
