@@ -17,7 +17,7 @@ NATIONAL_ID_RE = re.compile(r"^\d{12}$")
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def normalise_phone(raw) -> str | None:

@@ -11,7 +11,12 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash
 
-from app.imports.accounts_sheet import import_accounts, logins_workbook, roles_for_wording, split_name
+from app.imports.accounts_sheet import (
+    import_accounts,
+    logins_workbook,
+    roles_for_wording,
+    split_name,
+)
 from app.models import AppUser, UserUnitHistory
 from app.roles import AGGREGATOR, APPROVER, DATA_ENTRY, PROVINCIAL_ADMIN, SIGNER, UNIT_ADMIN, VIEWER
 from tests import factories

@@ -178,3 +178,22 @@ def test_web_import(session, client):
     assert count(session) == 2
     listing = client.get("/unitview/list/")
     assert "Sở Nội vụ" in listing.get_data(as_text=True)
+
+
+def test_web_forms_need_csrf_token(session, client):
+    from app.roles import PROVINCIAL_ADMIN
+
+    setup_types(session)
+    home = factories.unit(session, "Văn phòng", type_code="province", internal_code="VP")
+    factories.user(session, "tinh", home, [PROVINCIAL_ADMIN])
+    session.commit()
+    factories.login(client, "tinh")
+    data = workbook([["Sở Nội vụ", None, "department", None, "SNV", "VP", None, None, None]])
+    client.application.config["WTF_CSRF_ENABLED"] = True
+    try:
+        page = client.post("/import/units/", data={"file": (io.BytesIO(data), "dv.xlsx")}, content_type="multipart/form-data")
+        assert "Xác nhận ghi vào hệ thống" not in page.get_data(as_text=True)
+        client.post("/import/units/confirm")
+    finally:
+        client.application.config["WTF_CSRF_ENABLED"] = False
+    assert count(session) == 1

@@ -10,10 +10,9 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass, field
-from typing import Optional
 
 from flask_appbuilder.security.sqla.models import Role
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.accounts import (
     generate_one_time_password,
@@ -33,7 +32,7 @@ from app.imports.common import (
     text_of,
 )
 from app.models import AppUser, Unit
-from app.roles import GRANTABLE_BY_UNIT_ADMIN, PROVINCIAL_ADMIN, ROLE_WORDING
+from app.roles import GRANTABLE_BY_UNIT_ADMIN, ROLE_WORDING
 from app.scoping import is_provincial_admin, unit_in_scope
 from app.security import password_problem
 from app.text import fold, nfc
@@ -63,7 +62,7 @@ class CreatedLogin:
     email: str = ""
 
 
-def roles_for_wording(wording: Optional[str]) -> Optional[list[str]]:
+def roles_for_wording(wording: str | None) -> list[str] | None:
     """System role names for a role wording of the sheet; None when the wording is unknown.
 
     Several roles may be written in one cell, separated by ";", "+" or a new line.
@@ -113,7 +112,7 @@ class _UnitFinder:
             if unit.internal_code:
                 self.exact.setdefault(fold(unit.internal_code), []).append(unit)
 
-    def find(self, text: str) -> tuple[Optional[Unit], list[Unit]]:
+    def find(self, text: str) -> tuple[Unit | None, list[Unit]]:
         """(the unit, []) or (None, the candidates when ambiguous)."""
         for index, key in ((self.exact, fold(text)), (self.loose, _unit_key(text))):
             candidates = list({u.id: u for u in index.get(key, [])}.values())
@@ -124,7 +123,7 @@ class _UnitFinder:
         return None, []
 
 
-def _username_base(email: Optional[str], full_name: str) -> str:
+def _username_base(email: str | None, full_name: str) -> str:
     if email and "@" in email:
         base = email.split("@", 1)[0].lower()
     else:
@@ -328,7 +327,7 @@ def logins_workbook(created: list[CreatedLogin]) -> bytes:
         # Written as text so a password starting with "=" is never taken for a formula.
         sheet.append([login.full_name, login.unit_name, login.username, login.password, ", ".join(login.roles)])
         sheet.cell(row=sheet.max_row, column=4).data_type = "s"
-    for letter, width in zip("ABCDE", (28, 36, 24, 20, 40)):
+    for letter, width in zip("ABCDE", (28, 36, 24, 20, 40), strict=True):
         sheet.column_dimensions[letter].width = width
     sheet.append([])
     sheet.append(["Người dùng phải đổi mật khẩu ở lần đăng nhập đầu tiên. Giao riêng cho từng người; không gửi cả bảng."])
@@ -336,9 +335,3 @@ def logins_workbook(created: list[CreatedLogin]) -> bytes:
     workbook.save(out)
     return out.getvalue()
 
-
-def count_accounts(session) -> int:
-    return session.scalar(select(func.count(AppUser.id)))
-
-
-__all__ = ["CreatedLogin", "import_accounts", "logins_workbook", "roles_for_wording", "split_name", "PROVINCIAL_ADMIN"]

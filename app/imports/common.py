@@ -12,8 +12,9 @@ import datetime as dt
 import io
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Optional
+from typing import Any
 
 from openpyxl.utils import get_column_letter
 
@@ -31,9 +32,9 @@ class ImportFileError(Exception):
 @dataclass
 class RowError:
     sheet: str
-    row: Optional[int]
-    column: Optional[str]
-    field: Optional[str]
+    row: int | None
+    column: str | None
+    field: str | None
     message: str
 
     def __str__(self) -> str:
@@ -122,7 +123,7 @@ class SheetRow:
             return value or None
         return value
 
-    def letter(self, key: str) -> Optional[str]:
+    def letter(self, key: str) -> str | None:
         return self.letters.get(key)
 
 
@@ -144,7 +145,7 @@ def header_key(value) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def _match_header(cell, columns: Iterable[Column]) -> Optional[Column]:
+def _match_header(cell, columns: Iterable[Column]) -> Column | None:
     key = header_key(cell)
     if not key:
         return None
@@ -261,7 +262,7 @@ def row_is_empty(row: SheetRow) -> bool:
 _DATE_FORMATS = ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d", "%Y/%m/%d", "%d/%m/%y")
 
 
-def parse_date(value) -> Optional[dt.date]:
+def parse_date(value) -> dt.date | None:
     """dd/mm/yyyy, yyyy-mm-dd, an Excel date or serial number; None when empty; ValueError else."""
     if is_blank(value):
         return None
@@ -305,7 +306,7 @@ def parse_bool(value, default: bool = True) -> bool:
     raise ValueError(value)
 
 
-def text_of(value) -> Optional[str]:
+def text_of(value) -> str | None:
     """A cell as text: numbers without a trailing ".0", strings NFC-normalised."""
     if is_blank(value):
         return None
@@ -314,7 +315,7 @@ def text_of(value) -> Optional[str]:
     return nfc(str(value))
 
 
-def code_of(value) -> Optional[str]:
+def code_of(value) -> str | None:
     """A code cell as text (an Excel number 82 → "82"), without spaces around it."""
     text = text_of(value)
     return text.strip() if text else None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from types import SimpleNamespace
-from typing import Optional
 
 from sqlalchemy import select
 
@@ -57,7 +56,7 @@ FIELD_TO_KEY = {
 }
 
 
-def _choice(value: str, choices: dict[str, str]) -> Optional[str]:
+def _choice(value: str, choices: dict[str, str]) -> str | None:
     """The code of a choice written as its code or its Vietnamese label."""
     key = fold(value)
     for code, label in choices.items():

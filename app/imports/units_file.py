@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import select
 
@@ -48,12 +48,12 @@ ADMIN_CODE_RE = re.compile(r"^(\d{2}|\d{5})$")
 @dataclass
 class _Plan:
     row: int
-    unit_id: Optional[int]  # None: a new unit
+    unit_id: int | None  # None: a new unit
     fields: dict[str, Any]
-    parent: Optional[tuple[str, Any]]  # ("existing", id) | ("new", row) | ("root", None) | None = unchanged
+    parent: tuple[str, Any] | None  # ("existing", id) | ("new", row) | ("root", None) | None = unchanged
 
 
-def _admin_code(value) -> Optional[str]:
+def _admin_code(value) -> str | None:
     """A number typed into Excel loses its leading zero: 1 → "01", 1234 → "01234"."""
     if isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer():
         digits = str(int(value))
@@ -73,7 +73,7 @@ class _Catalogue:
             self.by_name.setdefault(fold(unit.name), []).append(unit)
         self.types = list(session.scalars(select(UnitType)))
 
-    def find_type(self, value: str) -> Optional[UnitType]:
+    def find_type(self, value: str) -> UnitType | None:
         key = fold(value)
         for unit_type in self.types:
             if unit_type.code.lower() == value.strip().lower() or fold(unit_type.name) == key:
@@ -126,7 +126,7 @@ def import_units(session, path_or_stream, filename: str, dry_run: bool = False, 
             seen_admin.setdefault(admin_code, row.number)
 
         # The existing unit this row updates.
-        target: Optional[Unit] = None
+        target: Unit | None = None
         by_internal = catalogue.by_internal.get(internal_code.lower()) if internal_code else None
         by_admin = catalogue.by_admin.get(admin_code) if admin_code else None
         if by_internal and by_admin and by_internal.id != by_admin.id:
@@ -143,7 +143,7 @@ def import_units(session, path_or_stream, filename: str, dry_run: bool = False, 
         elif target is None:
             error(row, "unit_type", "Thiếu loại đơn vị.")
 
-        parent: Optional[tuple[str, Any]] = None
+        parent: tuple[str, Any] | None = None
         parent_text = code_of(row.get("parent"))
         if parent_text:
             parent = _resolve_parent(parent_text, catalogue, new_by_code, new_by_name)
@@ -166,8 +166,6 @@ def import_units(session, path_or_stream, filename: str, dry_run: bool = False, 
             matched_units.setdefault(target.id, row.number)
             if parent and parent[0] == "existing" and catalogue.units[parent[1]].path.startswith(target.path):
                 error(row, "parent", f"Không thể đặt đơn vị «{target.name}» dưới chính nó hoặc đơn vị cấp dưới của nó.")
-            if admin_code and by_admin is None and internal_code is None:
-                pass
 
         valid_from = valid_to = None
         for key in ("valid_from", "valid_to"):

@@ -15,7 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from flask import abort, flash, redirect, send_file, session as web_session, url_for
+from flask import abort, flash, redirect, send_file, url_for
+from flask import session as web_session
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
