@@ -259,3 +259,20 @@ def test_web_unit_admin_cannot_grant_provincial_admin(session, units, client):
     page = client.post("/import/accounts/", data={"file": (data, "ds.xlsx")}, content_type="multipart/form-data")
     assert page.status_code == 200
     assert "chỉ quản trị cấp tỉnh được cấp" in page.get_data(as_text=True)
+
+
+def test_sections_and_signature_block_are_not_data(session, units):
+    data = sheet([
+        ["I", "Đối với cấp sở", None, None, None, None, None],
+        [1, "Nhập liệu", "Lê Văn Một", "Sở Y tế", "CV", "mot@x.vn", "0912345678"],
+        ["II.", "Đối với cấp xã", None, None, None, None, None],
+        [2, "Ký số, gửi báo cáo (thủ trưởng đơn vị)", "Lê Văn Hai", "UBND xã Tân Hội", None, "hai@x.vn", None],
+        [None, None, None, None, None, None, None],
+        [None, None, None, None, "NGƯỜI LẬP", None, "THỦ TRƯỞNG ĐƠN VỊ"],
+        [None, None, None, None, "(Ký, ghi rõ họ tên)", None, "(Ký tên, đóng dấu)"],
+        [None, None, None, None, "Nguyễn Văn Lập", None, "Trần Văn Trưởng"],
+    ])
+    result = import_accounts(session, data, "ds.xlsx", dry_run=True)
+    assert result.ok, [str(e) for e in result.errors]
+    assert [r.row for r in result.rows] == [5, 7]
+    assert result.rows[1].values["Vai trò"] == f"{APPROVER}, {SIGNER}"

@@ -48,7 +48,11 @@ COLUMNS = [
 ]
 LABELS = {c.key: c.label for c in COLUMNS}
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-FOOTER_RE = re.compile(r"^\s*(?:[IVX]+\s*[.)]|ghi chu|noi nhan|nguoi lap|xac nhan|thu truong)", re.I)
+FOOTER_RE = re.compile(
+    r"^(?:cung cap thong tin|can bo lap|nguoi lap|thu truong|noi nhan|ghi chu|xac nhan cua"
+    r"|ky ten|ky, ghi ro)"
+)
+LEADING_MARK_RE = re.compile(r"^[\s\-–•+*]*(?:(?:[ivx]+|\d+|[a-z])\s*[.)]\s*)?")
 UNIT_PREFIXES = ("uy ban nhan dan ", "ubnd ")
 
 
@@ -60,6 +64,14 @@ class CreatedLogin:
     password: str
     roles: list[str] = field(default_factory=list)
     email: str = ""
+
+
+def _is_footer(cells) -> bool:
+    """A row of the block after the table: a heading "III. …", "Người lập", "Thủ trưởng đơn vị"…"""
+    texts = [fold(str(c)) for c in cells if isinstance(c, str) and c.strip()]
+    if any("@" in t for t in texts):
+        return False
+    return any(FOOTER_RE.match(LEADING_MARK_RE.sub("", t, count=1)) for t in texts)
 
 
 def roles_for_wording(wording: str | None) -> list[str] | None:
@@ -157,14 +169,14 @@ def import_accounts(session, path_or_stream, filename: str, dry_run: bool = Fals
     plans = []
     seen_data = False
 
+    raw_by_number = dict(sheet.raw_rows)
     for row in sheet.rows:
+        if seen_data and _is_footer(raw_by_number.get(row.number, [])):
+            break  # the footer block after the table: who made the list, signatures, notes
         name = text_of(row.get("full_name"))
         email = text_of(row.get("email"))
         unit_text = text_of(row.get("unit"))
         phone_raw = row.values.get("phone")
-        stt = text_of(row.get("stt"))
-        if seen_data and stt and FOOTER_RE.match(fold(stt)) and not (name or email):
-            break  # the footer block after the table
         if not (name or email or unit_text or not is_blank(phone_raw)):
             continue  # empty, section or footer row
         seen_data = True
