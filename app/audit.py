@@ -35,7 +35,7 @@ import json
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import event, insert, inspect, select, text, tuple_
 from sqlalchemy.orm import Mapper, Session, attributes
@@ -73,15 +73,15 @@ class AuditImmutableError(RuntimeError):
 @dataclasses.dataclass(frozen=True)
 class Actor:
     name: str
-    user_id: Optional[int]
+    user_id: int | None
     source: str
 
 
-_actor: contextvars.ContextVar[Optional[Actor]] = contextvars.ContextVar("audit_actor", default=None)
+_actor: contextvars.ContextVar[Actor | None] = contextvars.ContextVar("audit_actor", default=None)
 
 
 @contextlib.contextmanager
-def actor_context(name: str, user_id: Optional[int] = None, source: str = "cli") -> Iterator[Actor]:
+def actor_context(name: str, user_id: int | None = None, source: str = "cli") -> Iterator[Actor]:
     """Attribute every transaction committed inside the block to ``name`` (CLI, jobs, startup)."""
     actor = Actor(name=name, user_id=user_id, source=source)
     token = _actor.set(actor)
@@ -150,7 +150,7 @@ def _row_id(values: list[Any]) -> Any:
     return values[0] if len(values) == 1 else values
 
 
-def _change(table: str, row_id: Any, op: str, before: Optional[dict], after: Optional[dict]) -> dict:
+def _change(table: str, row_id: Any, op: str, before: dict | None, after: dict | None) -> dict:
     return {"table": table, "id": row_id, "op": op, "before": before, "after": after}
 
 
@@ -371,7 +371,7 @@ def _statement_target(statement):
     return table, mapper
 
 
-def _column_name(table: Table, mapper: Optional[Mapper], key: Any) -> str:
+def _column_name(table: Table, mapper: Mapper | None, key: Any) -> str:
     if not isinstance(key, str):
         return getattr(key, "name", str(key))
     if mapper is not None and key in mapper.attrs:
@@ -487,7 +487,7 @@ def _record_insert(changes, connection, statement, table: Table, mapper, params,
             row_id = _row_id([after.get(n) for n in pk_names])
         elif inserted and len(rows) == 1 and None not in inserted:
             row_id = _row_id(inserted)
-            for name, value in zip(pk_names, inserted):
+            for name, value in zip(pk_names, inserted, strict=False):
                 after.setdefault(name, _json_value(value))
         else:
             row_id = None
@@ -554,7 +554,7 @@ def _iso(moment: dt.datetime) -> str:
 def compute_hash(
     entry_id: int,
     created_at: dt.datetime,
-    actor_id: Optional[int],
+    actor_id: int | None,
     actor: str,
     source: str,
     changes: str,
@@ -578,7 +578,7 @@ def _audit_table() -> Table:
     return AuditEntry.__table__
 
 
-def append_entry(session: Session, changes: list[dict], actor: Optional[Actor] = None) -> int:
+def append_entry(session: Session, changes: list[dict], actor: Actor | None = None) -> int:
     """Append one entry for ``changes`` inside the session's transaction; return its id."""
     actor = actor or current_actor()
     table = _audit_table()
@@ -590,7 +590,7 @@ def append_entry(session: Session, changes: list[dict], actor: Optional[Actor] =
     ).first()
     entry_id = (last.id + 1) if last else 1
     prev_hash = last.entry_hash if last else GENESIS_HASH
-    created_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    created_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     body = canonical_json(changes)
     entry_hash = compute_hash(entry_id, created_at, actor.user_id, actor.name, actor.source, body, prev_hash)
     connection.execute(
@@ -612,8 +612,8 @@ def append_entry(session: Session, changes: list[dict], actor: Optional[Actor] =
 class VerifyResult:
     ok: bool
     checked: int
-    bad_id: Optional[int] = None
-    reason: Optional[str] = None
+    bad_id: int | None = None
+    reason: str | None = None
 
     def message(self) -> str:
         if self.ok:
@@ -648,7 +648,7 @@ def verify_chain(session: Session, batch_size: int = VERIFY_BATCH) -> VerifyResu
             checked += 1
 
 
-def chain_head(session: Session) -> Optional[tuple[int, str]]:
+def chain_head(session: Session) -> tuple[int, str] | None:
     """(id, entry_hash) of the newest entry, to be noted elsewhere as an anchor."""
     table = _audit_table()
     row = session.connection().execute(

@@ -7,7 +7,6 @@ Create Date: 2026-11-23 17:59:57.590887
 """
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision = '1f0e3428333b'
 down_revision = '1aff815525e7'
