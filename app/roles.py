@@ -40,7 +40,7 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     UNIT_ADMIN: _READ_COMMON
     + [
         (r"(UnitView|UnitApi|UnitSuccessionView|UnitImportView)", ANY),
-        (r"(AppUserView|AccountImportView|ResetPasswordView|RegimeRoleGrantView)", ANY),
+        (r"(AppUserView|AccountImportView|ScopedResetPasswordView|RegimeRoleGrantView)", ANY),
         (r"UserUnitHistoryView", READ),
         (r"(RegimeView|RegimeApi|PeriodView|PeriodApi)", ANY),
         (_CATALOGUE_VIEWS, ANY),
