@@ -27,6 +27,10 @@ def test_login_page_is_vietnamese(page):
     assert page.get_by_label("Mật khẩu").is_visible()
     assert "Sign In" not in body.inner_text()
 
+    _login(page, "admin", "sai-mat-khau")
+    assert "/login" in page.url
+    assert "Đăng nhập không thành công. Vui lòng thử lại." in page.locator(".alert").inner_text()
+
 
 def test_admin_logs_in_and_finds_a_commune_in_the_unit_tree(page, tmp_path):
     from app.demo import DEMO_PASSWORD
