@@ -34,10 +34,11 @@ encoding = utf-8
 """
 
 
-def read_catalog(path: Path, locale: str | None = None) -> Catalog:
-    """read_po that tolerates the malformed date headers of some shipped catalogs."""
+def read_catalog(path: Path, locale: str | None = None, *, lenient: bool = False) -> Catalog:
+    """read_po; lenient drops the date headers, malformed in some of FAB's shipped catalogs."""
     data = path.read_bytes()
-    data = re.sub(rb'"(POT-Creation-Date|PO-Revision-Date):[^"\n]*"\n', b"", data)
+    if lenient:
+        data = re.sub(rb'"(POT-Creation-Date|PO-Revision-Date):[^"\n]*"\n', b"", data)
     return read_po(io.BytesIO(data), locale=locale)
 
 
@@ -51,7 +52,7 @@ def fab_shipped_msgids() -> list[str]:
     """Every msgid found in any catalog that Flask-AppBuilder ships."""
     ids: dict[str, None] = {}
     for po in sorted((fab_package_dir() / "translations").glob("*/LC_MESSAGES/messages.po")):
-        for message in read_catalog(po):
+        for message in read_catalog(po, lenient=True):
             if message.id:
                 ids[message.id] = None
     return list(ids)
@@ -107,10 +108,10 @@ def merge(locale: str, template: Catalog) -> Catalog:
     catalog.copyright_holder = "Hệ thống thông tin báo cáo"
     catalog.last_translator = "Hệ thống thông tin báo cáo"
     catalog.language_team = {"vi": "Tiếng Việt", "en": "English"}.get(locale, locale)
-    before = [m.id for m in catalog if m.id]
+    before = {m.id for m in catalog if m.id}
     created = catalog.creation_date
     catalog.update(template, no_fuzzy_matching=True, update_header_comment=False)
-    if [m.id for m in catalog if m.id] == before:
+    if {m.id for m in catalog if m.id} == before:
         catalog.creation_date = created  # nothing new: no churn in the header
     catalog.obsolete.clear()
     path.parent.mkdir(parents=True, exist_ok=True)
