@@ -19,8 +19,9 @@ def _login(page, username: str, password: str) -> None:
     page.wait_for_load_state()
 
 
-def test_login_page_is_vietnamese(page):
+def test_login_page_is_vietnamese(page, tmp_path):
     page.goto("/login/")
+    page.screenshot(path=str(tmp_path / "login.png"))
     body = page.locator("body")
     assert "Đăng nhập" in body.inner_text()
     assert page.get_by_label("Tên đăng nhập").is_visible()
