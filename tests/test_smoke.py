@@ -1,5 +1,5 @@
-from tests import factories
 from app.roles import PROVINCIAL_ADMIN
+from tests import factories
 
 
 def test_login_page_is_vietnamese(client):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Optional
 
 from flask_appbuilder.models.sqla import Model
 from sqlalchemy import DateTime, Integer, String, Text
@@ -15,7 +14,7 @@ class AuditEntry(Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
-    actor_id: Mapped[Optional[int]] = mapped_column(Integer)
+    actor_id: Mapped[int | None] = mapped_column(Integer)
     actor: Mapped[str] = mapped_column(String(255), nullable=False)
     source: Mapped[str] = mapped_column(String(40), nullable=False)
     changes: Mapped[str] = mapped_column(Text, nullable=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Optional
 
 from flask_appbuilder.models.sqla import Model
 from sqlalchemy import Date, Integer, String
@@ -24,7 +23,7 @@ class CalendarDay(Model):
     day: Mapped[dt.date] = mapped_column(Date, unique=True, nullable=False)
     kind: Mapped[str] = mapped_column(String(20), nullable=False, default="day_off")
     name: Mapped[str] = mapped_column(String(255), nullable=False)
-    legal_basis: Mapped[Optional[str]] = mapped_column(String(255))
+    legal_basis: Mapped[str | None] = mapped_column(String(255))
 
     def __repr__(self) -> str:
         return f"{self.day:%d/%m/%Y} {self.name}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Optional
 
 from flask_appbuilder.models.sqla import Model
 from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
@@ -53,27 +52,27 @@ class Indicator(Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True, nullable=False)
     name: Mapped[str] = mapped_column(String(500), nullable=False)
-    unit_of_measure: Mapped[Optional[str]] = mapped_column(String(60))
-    calculation_method: Mapped[Optional[str]] = mapped_column(Text)
+    unit_of_measure: Mapped[str | None] = mapped_column(String(60))
+    calculation_method: Mapped[str | None] = mapped_column(Text)
     value_type: Mapped[str] = mapped_column(String(20), nullable=False, default="decimal")
     aggregation_over_units: Mapped[str] = mapped_column(String(20), nullable=False, default="sum")
     aggregation_over_time: Mapped[str] = mapped_column(String(20), nullable=False, default="sum")
-    numerator_id: Mapped[Optional[int]] = mapped_column(ForeignKey("indicator.id"))
-    denominator_id: Mapped[Optional[int]] = mapped_column(ForeignKey("indicator.id"))
-    group_id: Mapped[Optional[int]] = mapped_column(ForeignKey("indicator_group.id"), index=True)
-    owner_unit_id: Mapped[Optional[int]] = mapped_column(ForeignKey("unit.id"), index=True)
+    numerator_id: Mapped[int | None] = mapped_column(ForeignKey("indicator.id"))
+    denominator_id: Mapped[int | None] = mapped_column(ForeignKey("indicator.id"))
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("indicator_group.id"), index=True)
+    owner_unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
-    valid_from: Mapped[Optional[dt.date]] = mapped_column(Date)
-    valid_to: Mapped[Optional[dt.date]] = mapped_column(Date)
+    valid_from: Mapped[dt.date | None] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
 
-    numerator: Mapped[Optional[Indicator]] = relationship(
+    numerator: Mapped[Indicator | None] = relationship(
         "Indicator", foreign_keys=[numerator_id], remote_side=[id]
     )
-    denominator: Mapped[Optional[Indicator]] = relationship(
+    denominator: Mapped[Indicator | None] = relationship(
         "Indicator", foreign_keys=[denominator_id], remote_side=[id]
     )
-    group: Mapped[Optional[IndicatorGroup]] = relationship("IndicatorGroup")
-    owner_unit: Mapped[Optional[Unit]] = relationship("Unit")
+    group: Mapped[IndicatorGroup | None] = relationship("IndicatorGroup")
+    owner_unit: Mapped[Unit | None] = relationship("Unit")
 
     @property
     def is_ratio(self) -> bool:
@@ -91,7 +90,7 @@ class ValueColumn(Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(60), unique=True, nullable=False)
     name: Mapped[str] = mapped_column(String(255), nullable=False)
-    description: Mapped[Optional[str]] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
     sort_order: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
     def __repr__(self) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Optional
 
 from flask_appbuilder.models.sqla import Model
 from flask_appbuilder.security.sqla.models import Role, User
@@ -14,7 +13,7 @@ from app.models.units import Unit
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 class AppUser(User):
@@ -23,15 +22,15 @@ class AppUser(User):
     __tablename__ = "ab_user"
     __table_args__ = {"extend_existing": True}
 
-    unit_id: Mapped[Optional[int]] = mapped_column(ForeignKey("unit.id"), index=True)
-    position: Mapped[Optional[str]] = mapped_column(String(150))
-    mobile_phone: Mapped[Optional[str]] = mapped_column(String(20))
-    national_id: Mapped[Optional[str]] = mapped_column(String(12), unique=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"), index=True)
+    position: Mapped[str | None] = mapped_column(String(150))
+    mobile_phone: Mapped[str | None] = mapped_column(String(20))
+    national_id: Mapped[str | None] = mapped_column(String(12), unique=True)
     must_change_password: Mapped[bool] = mapped_column(
         Boolean, nullable=False, default=False, server_default=false()
     )
 
-    unit: Mapped[Optional[Unit]] = relationship("Unit", foreign_keys=[unit_id])
+    unit: Mapped[Unit | None] = relationship("Unit", foreign_keys=[unit_id])
 
     @property
     def full_name(self) -> str:
@@ -50,9 +49,9 @@ class UserUnitHistory(Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("ab_user.id"), nullable=False, index=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), nullable=False, index=True)
     started_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
-    ended_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
-    changed_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id"))
-    reason: Mapped[Optional[str]] = mapped_column(String(255))
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"))
+    reason: Mapped[str | None] = mapped_column(String(255))
 
     user: Mapped[AppUser] = relationship("AppUser", foreign_keys=[user_id])
     unit: Mapped[Unit] = relationship("Unit")

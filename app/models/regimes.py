@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Optional
 
 from flask_appbuilder.models.sqla import Model
 from sqlalchemy import (
@@ -72,26 +71,26 @@ class Regime(Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(60), unique=True, nullable=False)
     name: Mapped[str] = mapped_column(String(500), nullable=False)
-    legal_basis: Mapped[Optional[str]] = mapped_column(Text)
+    legal_basis: Mapped[str | None] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(30), nullable=False, default="provincial_periodic")
     frequency: Mapped[str] = mapped_column(String(20), nullable=False, default="month")
     report_kind: Mapped[str] = mapped_column(String(20), nullable=False, default="numeric")
     # Cutoff window: None = Decree 09 Art. 12 (the 15th of the month before to the 14th);
     # otherwise the day of the month on which the window closes (e.g. 25 for a statistics regime).
-    cutoff_end_day: Mapped[Optional[int]] = mapped_column(Integer)
+    cutoff_end_day: Mapped[int | None] = mapped_column(Integer)
     deadline_rule: Mapped[str] = mapped_column(
         String(30), nullable=False, default="working_days_after_cutoff"
     )
-    deadline_working_days: Mapped[Optional[int]] = mapped_column(Integer, default=3)
-    deadline_day: Mapped[Optional[int]] = mapped_column(Integer)
+    deadline_working_days: Mapped[int | None] = mapped_column(Integer, default=3)
+    deadline_day: Mapped[int | None] = mapped_column(Integer)
     deadline_month_offset: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     owner_unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), nullable=False, index=True)
     lead_unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), nullable=False)
     receiving_unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), nullable=False)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
-    valid_from: Mapped[Optional[dt.date]] = mapped_column(Date)
-    valid_to: Mapped[Optional[dt.date]] = mapped_column(Date)
-    description: Mapped[Optional[str]] = mapped_column(Text)
+    valid_from: Mapped[dt.date | None] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    description: Mapped[str | None] = mapped_column(Text)
 
     owner_unit: Mapped[Unit] = relationship("Unit", foreign_keys=[owner_unit_id])
     lead_unit: Mapped[Unit] = relationship("Unit", foreign_keys=[lead_unit_id])

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Optional
 
 from flask_appbuilder.models.sqla import Model
 from sqlalchemy import (
@@ -47,23 +46,23 @@ class Unit(Model):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    parent_id: Mapped[Optional[int]] = mapped_column(
+    parent_id: Mapped[int | None] = mapped_column(
         ForeignKey("unit.id", ondelete="RESTRICT"), index=True
     )
     path: Mapped[str] = mapped_column(String(512), nullable=False, default="")
     depth: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     unit_type_id: Mapped[int] = mapped_column(ForeignKey("unit_type.id"), nullable=False)
     name: Mapped[str] = mapped_column(String(255), nullable=False)
-    short_name: Mapped[Optional[str]] = mapped_column(String(100))
-    admin_code: Mapped[Optional[str]] = mapped_column(String(10), unique=True)
-    internal_code: Mapped[Optional[str]] = mapped_column(String(40), unique=True)
+    short_name: Mapped[str | None] = mapped_column(String(100))
+    admin_code: Mapped[str | None] = mapped_column(String(10), unique=True)
+    internal_code: Mapped[str | None] = mapped_column(String(40), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
-    valid_from: Mapped[Optional[dt.date]] = mapped_column(Date)
-    valid_to: Mapped[Optional[dt.date]] = mapped_column(Date)
-    address: Mapped[Optional[str]] = mapped_column(String(255))
-    note: Mapped[Optional[str]] = mapped_column(Text)
+    valid_from: Mapped[dt.date | None] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    address: Mapped[str | None] = mapped_column(String(255))
+    note: Mapped[str | None] = mapped_column(Text)
 
-    parent: Mapped[Optional[Unit]] = relationship(
+    parent: Mapped[Unit | None] = relationship(
         "Unit", remote_side=[id], back_populates="children"
     )
     children: Mapped[list[Unit]] = relationship("Unit", back_populates="parent")
@@ -92,13 +91,13 @@ class UnitSuccession(Model):
     successor_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), nullable=False, index=True)
     effective_date: Mapped[dt.date] = mapped_column(Date, nullable=False)
     kind: Mapped[str] = mapped_column(String(20), nullable=False, default="merge")
-    note: Mapped[Optional[str]] = mapped_column(String(255))
+    note: Mapped[str | None] = mapped_column(String(255))
 
     predecessor: Mapped[Unit] = relationship("Unit", foreign_keys=[predecessor_id])
     successor: Mapped[Unit] = relationship("Unit", foreign_keys=[successor_id])
 
 
-def _parent_path(connection, parent_id: Optional[int]) -> tuple[str, int]:
+def _parent_path(connection, parent_id: int | None) -> tuple[str, int]:
     if parent_id is None:
         return "/", -1
     row = connection.execute(
