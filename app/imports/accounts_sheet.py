@@ -30,6 +30,7 @@ from app.imports.common import (
     is_blank,
     read_sheet,
     text_of,
+    write_all_or_nothing,
 )
 from app.models import AppUser, Unit
 from app.roles import GRANTABLE_BY_UNIT_ADMIN, ROLE_WORDING
@@ -279,7 +280,8 @@ def import_accounts(session, path_or_stream, filename: str, dry_run: bool = Fals
     if result.errors or dry_run:
         return result
     created: list[CreatedLogin] = []
-    try:
+
+    def write() -> None:
         for plan in plans:
             password = generate_one_time_password()
             while password_problem(password):
@@ -311,16 +313,9 @@ def import_accounts(session, path_or_stream, filename: str, dry_run: bool = Fals
                     email=user.email,
                 )
             )
-        session.commit()
-    except DomainError as failure:
-        session.rollback()
-        result.add_error(None, None, None, failure.message)
-        return result
-    except Exception:
-        session.rollback()
-        raise
-    result.written = True
-    result.created = created
+
+    if write_all_or_nothing(session, result, write):
+        result.created = created
     return result
 
 

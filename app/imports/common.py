@@ -319,3 +319,25 @@ def code_of(value) -> str | None:
     """A code cell as text (an Excel number 82 → "82"), without spaces around it."""
     text = text_of(value)
     return text.strip() if text else None
+
+
+def write_all_or_nothing(session, result, write) -> bool:
+    """Run ``write()`` and commit it as one transaction.
+
+    A DomainError rolls everything back and becomes an error on the result (nothing written);
+    any other failure rolls back and propagates. Returns True when the rows were written.
+    """
+    from app.errors import DomainError
+
+    try:
+        write()
+        session.commit()
+    except DomainError as failure:
+        session.rollback()
+        result.add_error(None, None, None, failure.message)
+        return False
+    except Exception:
+        session.rollback()
+        raise
+    result.written = True
+    return True

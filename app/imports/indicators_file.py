@@ -23,6 +23,7 @@ from app.imports.common import (
     read_sheet,
     row_is_empty,
     text_of,
+    write_all_or_nothing,
 )
 from app.indicators import validate_indicator
 from app.models import Indicator, IndicatorGroup, Unit
@@ -270,18 +271,8 @@ def import_indicators(session, path_or_stream, filename: str, dry_run: bool = Fa
         result.add_error(None, None, None, "Tệp không có dòng chỉ tiêu nào.")
     if result.errors or dry_run:
         return result
-    try:
-        _write(session, plans, new_groups, existing)
-        session.commit()
-    except DomainError as failure:
-        session.rollback()
-        result.add_error(None, None, None, failure.message)
-        return result
-    except Exception:
-        session.rollback()
-        raise
-    result.notes = [n.replace("Sẽ tạo", "Đã tạo") for n in result.notes]
-    result.written = True
+    if write_all_or_nothing(session, result, lambda: _write(session, plans, new_groups, existing)):
+        result.notes = [n.replace("Sẽ tạo", "Đã tạo") for n in result.notes]
     return result
 
 

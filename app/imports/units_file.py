@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.errors import DomainError
 from app.imports.common import (
     Column,
     ImportFileError,
@@ -26,6 +25,7 @@ from app.imports.common import (
     read_sheet,
     row_is_empty,
     text_of,
+    write_all_or_nothing,
 )
 from app.models import Unit, UnitType
 from app.text import fold
@@ -238,17 +238,7 @@ def import_units(session, path_or_stream, filename: str, dry_run: bool = False, 
         result.add_error(None, None, None, "Tệp không có dòng dữ liệu nào.")
     if result.errors or dry_run:
         return result
-    try:
-        _write(session, plans, catalogue)
-        session.commit()
-    except DomainError as failure:
-        session.rollback()
-        result.add_error(None, None, None, failure.message)
-        return result
-    except Exception:
-        session.rollback()
-        raise
-    result.written = True
+    write_all_or_nothing(session, result, lambda: _write(session, plans, catalogue))
     return result
 
 
