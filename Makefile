@@ -1,5 +1,6 @@
 # make run  — set everything up and serve the app on http://127.0.0.1:8080 (SQLite by default)
 # make test — set everything up and run the whole suite (SQLite and PostgreSQL, and the browser)
+# make i18n — merge new `_()` / `_l()` strings into app/translations (vi, en); then translate the en ones
 
 PYTHON ?= python3.11
 VENV   := .venv
