@@ -99,6 +99,7 @@ def test_unit_list_filters_by_subtree(client, session):
     factories.login(client, "tinh")
     tree = client.get("/units/tree/").get_data(as_text=True)
     assert f'_flt_0_path={district.path}"' in tree
+    assert tree.index("Sở Nội vụ") < tree.index("UBND huyện cũ")  # departments come first
     page = client.get(f"/unitview/list/?_flt_0_path={district.path}").get_data(as_text=True)
     assert "UBND xã Một" in page and "Tổ công tác" in page
     assert "Sở Nội vụ" not in page

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Unit, UnitSuccession, UnitType
 from app.scoping import current_user, read_criterion
+from app.text import fold
 from app.views.base import ScopedInterface, ScopedModelView
 
 UNIT_LABELS = {
@@ -79,6 +80,19 @@ class UnitSuccessionView(ScopedModelView):
     }
 
 
+# Siblings in the tree: the committee and departments first, then central agencies, then
+# communes and wards, each group alphabetical.
+TYPE_ORDER = {
+    "province_committee": 0,
+    "department": 1,
+    "central_agency": 2,
+    "district": 3,
+    "ward": 4,
+    "commune": 4,
+    "special_zone": 4,
+}
+
+
 class UnitTreeView(BaseView):
     """The unit tree of the user's subtree, folded by level, with a filter box."""
 
@@ -93,7 +107,8 @@ class UnitTreeView(BaseView):
         if criterion is not None:
             query = query.where(criterion)
         units = db.session.scalars(query).all()
-        types = {t.id: t.name for t in db.session.scalars(select(UnitType))}
+        unit_types = db.session.scalars(select(UnitType)).all()
+        types = {t.id: t.name for t in unit_types}
         children: dict[int | None, list[Unit]] = {}
         ids = {unit.id for unit in units}
         roots = []
@@ -102,6 +117,15 @@ class UnitTreeView(BaseView):
                 children.setdefault(unit.parent_id, []).append(unit)
             else:
                 roots.append(unit)
+        type_codes = {t.id: t.code for t in unit_types}
+
+        def reading_order(unit: Unit):
+            rank = TYPE_ORDER.get(type_codes.get(unit.unit_type_id), len(TYPE_ORDER))
+            return rank, fold(unit.name)
+
+        roots.sort(key=reading_order)
+        for siblings in children.values():
+            siblings.sort(key=reading_order)
         return self.render_template(
             "units/tree.html",
             roots=roots,
