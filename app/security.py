@@ -18,7 +18,7 @@ from app.models import AppUser, Unit
 from app.passwords import PASSWORD_RULE, password_complexity, password_problem  # noqa: F401
 from app.roles import GRANTABLE_BY_UNIT_ADMIN, PROVINCIAL_ADMIN, ROLE_PERMISSIONS, SEED_ROLES
 from app.scoping import current_user, is_provincial_admin, read_criterion
-from app.views.base import ScopedInterface, ScopedWriteMixin
+from app.views.base import ReadableValuesMixin, ScopedInterface, ScopedWriteMixin
 
 
 def grantable_role_names() -> list[str]:
@@ -37,7 +37,7 @@ def check_grantable_roles(roles) -> None:
         )
 
 
-class AppUserView(ScopedWriteMixin, UserDBModelView):
+class AppUserView(ReadableValuesMixin, ScopedWriteMixin, UserDBModelView):
     """Accounts, confined to the admin's unit subtree."""
 
     datamodel = ScopedInterface(AppUser)

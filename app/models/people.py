@@ -36,6 +36,10 @@ class AppUser(User):
     def full_name(self) -> str:
         return f"{self.last_name} {self.first_name}".strip()
 
+    def get_full_name(self) -> str:
+        """Vietnamese order, family name first: "Hồ Ngọc Khang" (FAB's navbar calls this)."""
+        return self.full_name
+
     def __repr__(self) -> str:
         return self.full_name
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from flask_appbuilder import ModelRestApi, ModelView
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import inspect as sa_inspect
 
 from app.errors import DomainError, PermissionDenied
+from app.formatting import display_value
 from app.models import Unit
 from app.scoping import (
     AdminOnly,
@@ -107,7 +109,44 @@ class ScopedWriteMixin:
         self._refuse_outside_scope(item)
 
 
-class ScopedModelView(ScopedWriteMixin, ModelView):
+BLANK_CHOICE = _l("— Không chọn —")
+
+
+class ReadableValuesMixin:
+    """Every list and detail screen shows values as people read them (app.formatting), and
+    optional drop-downs offer a labelled empty choice instead of FAB's bare "__None"."""
+
+    def _init_properties(self):
+        super()._init_properties()
+        columns = set(self.list_columns or []) | set(self.show_columns or [])
+        explicit = dict(self.formatters_columns or {})
+        formatters = {}
+        for column in columns:
+            given = explicit.get(column)
+            if given is None:
+                formatters[column] = display_value
+            else:
+                formatters[column] = lambda value, given=given: (
+                    "" if value is None else display_value(given(value))
+                )
+        self.formatters_columns = formatters
+
+    def _init_forms(self):
+        super()._init_forms()
+        for form in (getattr(self, "add_form", None), getattr(self, "edit_form", None),
+                     getattr(self, "search_form", None)):
+            if form is None:
+                continue
+            for name in dir(form):
+                unbound = getattr(form, name, None)
+                kwargs = getattr(unbound, "kwargs", None)
+                if isinstance(kwargs, dict) and kwargs.get("allow_blank"):
+                    kwargs.setdefault("blank_text", BLANK_CHOICE)
+                    if not kwargs["blank_text"]:
+                        kwargs["blank_text"] = BLANK_CHOICE
+
+
+class ScopedModelView(ReadableValuesMixin, ScopedWriteMixin, ModelView):
     """A generated screen whose rows and choices are confined to the user's unit subtree."""
 
     page_size = 50
