@@ -158,6 +158,22 @@ def _changes(session: Session) -> list[dict]:
     return session.info.setdefault(_CHANGES, [])
 
 
+def record_change(
+    session: Session, table: str, row_id: Any, op: str, before: dict | None, after: dict | None
+) -> None:
+    """Add a change made outside the session's tracking (e.g. a statement run inside a flush
+    event) to the transaction's audit entry."""
+    _changes(session).append(
+        _change(
+            table,
+            row_id,
+            op,
+            None if before is None else {k: _json_value(v) for k, v in before.items()},
+            None if after is None else {k: _json_value(v) for k, v in after.items()},
+        )
+    )
+
+
 def pending_changes(session: Session) -> list[dict]:
     """The changes collected so far in the session's transaction (not yet appended)."""
     return list(session.info.get(_CHANGES, ()))

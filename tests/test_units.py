@@ -103,3 +103,21 @@ def test_unit_list_filters_by_subtree(client, session):
     page = client.get(f"/unitview/list/?_flt_0_path={district.path}").get_data(as_text=True)
     assert "UBND xã Một" in page and "Tổ công tác" in page
     assert "Sở Nội vụ" not in page
+
+
+def test_a_move_is_audited_with_every_descendant(session):
+    import json
+
+    from app.models import AuditEntry
+
+    province, district, commune, hamlet, dept = _tree(session)
+    commune.parent = province
+    session.commit()
+    entry = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+    changes = json.loads(entry.changes)
+    moved = {c["id"]: c for c in changes if c["table"] == "unit"}
+    assert moved[commune.id]["after"]["parent_id"] == province.id
+    assert moved[hamlet.id]["before"]["path"].startswith(f"/{province.id}/{district.id}/")
+    assert moved[hamlet.id]["after"] == {
+        "path": f"/{province.id}/{commune.id}/{hamlet.id}/", "depth": 2,
+    }

@@ -22,7 +22,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 from sqlalchemy.orm.attributes import set_committed_value
 
 
@@ -136,6 +136,21 @@ def _move_subtree(mapper, connection, unit: Unit) -> None:
     new_path = f"{parent_path}{unit.id}/"
     depth_shift = (parent_depth + 1) - unit.depth
     table = Unit.__table__
+    descendants = connection.execute(
+        select(table.c.id, table.c.path, table.c.depth).where(
+            table.c.path.like(old_path + "%"), table.c.id != unit.id
+        )
+    ).all()
+    session = object_session(unit)
+    if session is not None:
+        from app.audit import record_change
+
+        for row in descendants:
+            record_change(
+                session, "unit", row.id, "update",
+                {"path": row.path, "depth": row.depth},
+                {"path": new_path + row.path[len(old_path):], "depth": row.depth + depth_shift},
+            )
     connection.execute(
         update(table)
         .where(table.c.path.like(old_path + "%"), table.c.id != unit.id)
