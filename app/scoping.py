@@ -22,11 +22,15 @@ from app.models import (
     Breakdown,
     BreakdownOption,
     CalendarDay,
+    FormVersion,
     Indicator,
     IndicatorGroup,
     Period,
     Regime,
     RegimeRoleGrant,
+    Report,
+    ReportAttachment,
+    ReportValue,
     Unit,
     UnitSuccession,
     UnitType,
@@ -112,6 +116,14 @@ SCOPES: dict[type, object] = {
     UnitType: SharedCatalogue("Loại đơn vị dùng chung"),
     CalendarDay: SharedCatalogue("Lịch nghỉ lễ, làm bù dùng chung toàn quốc"),
     AuditEntry: AdminOnly("Nhật ký thay đổi chỉ quản trị cấp tỉnh xem"),
+    FormVersion: SharedCatalogue(
+        "Biểu mẫu dùng chung; đơn vị ban hành sửa biểu mẫu của mình", owner_attr="owner_unit"
+    ),
+    Report: UnitScope(lambda path: Report.id.in_(_reports_reached_from(path))),
+    ReportValue: UnitScope(lambda path: ReportValue.report_id.in_(_reports_reached_from(path))),
+    ReportAttachment: UnitScope(
+        lambda path: ReportAttachment.report_id.in_(_reports_reached_from(path))
+    ),
     Role: SharedCatalogue("Vai trò của hệ thống; vai trò được cấp lọc theo người cấp"),
 }
 
@@ -150,6 +162,23 @@ ADMIN_ONLY_VIEWS = {
     "RegisterUserModelView",
     "ApiKeyModelView",
 }
+
+
+def _reports_reached_from(path: str):
+    """Reports of units in the subtree, and reports sent to a lead or receiving unit in it."""
+    units = subtree_units(path)
+    return (
+        select(Report.id)
+        .join(Regime, Report.regime_id == Regime.id)
+        .where(
+            or_(
+                Report.unit_id.in_(units),
+                Regime.lead_unit_id.in_(units),
+                Regime.receiving_unit_id.in_(units),
+            )
+        )
+        .scalar_subquery()
+    )
 
 
 def scope_for(model: type):

@@ -2,6 +2,7 @@
 
 from app.models.audit import AuditEntry
 from app.models.calendar import CalendarDay
+from app.models.forms import FormVersion
 from app.models.indicators import (
     Breakdown,
     BreakdownOption,
@@ -11,6 +12,7 @@ from app.models.indicators import (
 )
 from app.models.people import AppUser, RegimeRoleGrant, UserUnitHistory
 from app.models.regimes import Period, Regime
+from app.models.reports import Report, ReportAttachment, ReportValue
 from app.models.units import Unit, UnitSuccession, UnitType
 
 __all__ = [
@@ -19,11 +21,15 @@ __all__ = [
     "Breakdown",
     "BreakdownOption",
     "CalendarDay",
+    "FormVersion",
     "Indicator",
     "IndicatorGroup",
     "Period",
     "Regime",
     "RegimeRoleGrant",
+    "Report",
+    "ReportAttachment",
+    "ReportValue",
     "Unit",
     "UnitSuccession",
     "UnitType",

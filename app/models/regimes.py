@@ -125,6 +125,7 @@ class Period(Model):
     deadline: Mapped[dt.date] = mapped_column(Date, nullable=False)
 
     regime: Mapped[Regime] = relationship("Regime", back_populates="periods")
+    form_versions = relationship("FormVersion", secondary="period_form_version")
 
     def __repr__(self) -> str:
         return f"{self.label} — {self.regime.code if self.regime else ''}"
