@@ -1,0 +1,431 @@
+"""Reports and their values: create, read, save (cell-level, no lost updates), validate.
+
+Flask-free: views, the offline upload, the API and jobs call these with a session.
+A value lives in ReportValue under (row key, column key, breakdown key); cells without row and
+column keys (free text forms) use the key "Sheet!A1" as their row key and "" as column key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import lru_cache
+
+from sqlalchemy import select, update
+
+from app.errors import DomainError
+from app.models import FormVersion, Indicator, Period, Regime, Report, ReportValue, Unit
+from app.models.forms import utcnow
+from app.numbers import NotANumber, parse_number
+from app.specs.model import CellSpec, FormSpec, Problem
+from app.text import nfc
+
+NUMERIC_TYPES = {"number", "integer", "decimal", "percent"}
+
+
+class ReportConflict(DomainError):
+    """Someone else changed the same cells since this person loaded them."""
+
+    def __init__(self, message: str, keys: list[str]):
+        super().__init__(message)
+        self.keys = keys
+
+
+def split_key(key: str) -> tuple[str, str]:
+    row_key, _, column_key = key.partition("|")
+    return row_key, column_key
+
+
+def join_key(row_key: str, column_key: str) -> str:
+    return f"{row_key}|{column_key}" if column_key else row_key
+
+
+@lru_cache(maxsize=64)
+def _spec_for(form_version_id: int, content_hash: str, spec_json: str) -> FormSpec:
+    return FormSpec.from_json(spec_json)
+
+
+def spec_of(version: FormVersion) -> FormSpec:
+    """The parsed spec of a form version, cached by its content hash."""
+    return _spec_for(version.id, version.content_hash, version.spec_json)
+
+
+@dataclass
+class CellIndex:
+    """The cells of a spec by value key, built once per spec."""
+
+    by_key: dict[str, CellSpec]
+
+    @classmethod
+    def of(cls, spec: FormSpec) -> CellIndex:
+        return _index_for(id(spec), spec)
+
+
+_INDEXES: dict[int, tuple[FormSpec, CellIndex]] = {}
+
+
+def _index_for(spec_id: int, spec: FormSpec) -> CellIndex:
+    cached = _INDEXES.get(spec_id)
+    if cached is not None and cached[0] is spec:
+        return cached[1]
+    index = CellIndex({cell.key: cell for cell in spec.cells})
+    if len(_INDEXES) > 64:
+        _INDEXES.clear()
+    _INDEXES[spec_id] = (spec, index)
+    return index
+
+
+# -- form versions ------------------------------------------------------------------------------
+
+
+def publish_form_version(
+    session,
+    spec: FormSpec,
+    *,
+    regime: Regime | None = None,
+    owner_unit: Unit | None = None,
+    source_workbook: bytes | None = None,
+    actor=None,
+    builtin: bool = False,
+) -> FormVersion:
+    """Publish ``spec`` as the next version of its code; an unchanged spec returns the latest."""
+    if spec.errors:
+        raise DomainError(
+            "Biểu mẫu còn lỗi, chưa ban hành được: " + "; ".join(str(p) for p in spec.errors[:5])
+        )
+    content_hash = spec.content_hash()
+    latest = session.scalars(
+        select(FormVersion)
+        .where(FormVersion.code == spec.code)
+        .order_by(FormVersion.version.desc())
+        .limit(1)
+    ).first()
+    if latest is not None and latest.content_hash == content_hash and latest.status == "published":
+        return latest
+    spec.version = (latest.version + 1) if latest else 1
+    version = FormVersion(
+        code=spec.code,
+        version=spec.version,
+        title=spec.title,
+        regime=regime,
+        owner_unit=owner_unit,
+        status="published",
+        spec_json=spec.to_json(),
+        content_hash=content_hash,
+        source_filename=spec.source_filename,
+        source_workbook=source_workbook,
+        builtin=builtin,
+        created_by_id=getattr(actor, "id", None),
+        published_at=utcnow(),
+    )
+    session.add(version)
+    session.flush()
+    return version
+
+
+def form_version_for_period(session, period: Period, form_code: str) -> FormVersion:
+    """The version a period uses: pinned the first time it is needed, then kept for good."""
+    for pinned in period.form_versions:
+        if pinned.code == form_code:
+            return pinned
+    latest = session.scalars(
+        select(FormVersion)
+        .where(FormVersion.code == form_code, FormVersion.status == "published")
+        .order_by(FormVersion.version.desc())
+        .limit(1)
+    ).first()
+    if latest is None:
+        raise DomainError(f"Chưa có biểu mẫu «{form_code}» nào được ban hành.")
+    period.form_versions.append(latest)
+    session.flush()
+    return latest
+
+
+def get_or_create_report(session, period: Period, unit: Unit, form_code: str) -> Report:
+    report = session.scalars(
+        select(Report).where(
+            Report.period_id == period.id, Report.unit_id == unit.id, Report.form_code == form_code
+        )
+    ).first()
+    if report is not None:
+        return report
+    version = form_version_for_period(session, period, form_code)
+    report = Report(
+        regime_id=period.regime_id,
+        period=period,
+        unit=unit,
+        form_code=form_code,
+        form_version=version,
+        state="draft",
+        revision=0,
+    )
+    session.add(report)
+    session.flush()
+    return report
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def stored_value(row: ReportValue):
+    if row.number_value is not None:
+        return row.number_value
+    return row.text_value
+
+
+def load_values(session, report: Report) -> dict[str, object]:
+    """Every stored value of a report by value key (one query)."""
+    rows = session.execute(
+        select(
+            ReportValue.row_key, ReportValue.column_key, ReportValue.number_value,
+            ReportValue.text_value,
+        ).where(ReportValue.report_id == report.id)
+    ).all()
+    return {
+        join_key(r.row_key, r.column_key): (r.number_value if r.number_value is not None else r.text_value)
+        for r in rows
+    }
+
+
+# -- converting and validating ------------------------------------------------------------------
+
+
+def convert(cell: CellSpec, raw, spec: FormSpec) -> tuple[object, str | None]:
+    """The stored form of a typed value and, when it breaks the cell's rule, why (Vietnamese).
+
+    A value that cannot be converted is kept as typed (a draft keeps whatever was typed) and
+    reported; validation refuses it later.
+    """
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None, None
+    if cell.type in NUMERIC_TYPES:
+        try:
+            number = parse_number(raw)
+        except NotANumber:
+            return nfc(str(raw)), f"«{raw}» không phải là số"
+        if cell.type == "integer" and number != number.to_integral_value():
+            return number, "phải là số nguyên"
+        if cell.min is not None and number < Decimal(str(cell.min)):
+            return number, f"không được nhỏ hơn {_plain(cell.min)}"
+        if cell.max is not None and number > Decimal(str(cell.max)):
+            return number, f"không được lớn hơn {_plain(cell.max)}"
+        return number, None
+    if cell.type == "date":
+        if isinstance(raw, dt.datetime):
+            return raw.date().isoformat(), None
+        if isinstance(raw, dt.date):
+            return raw.isoformat(), None
+        text = str(raw).strip()
+        for pattern in ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y"):
+            try:
+                return dt.datetime.strptime(text, pattern).date().isoformat(), None
+            except ValueError:
+                continue
+        return nfc(text), f"«{text}» không phải là ngày (dd/mm/yyyy)"
+    text = nfc(str(raw))
+    if cell.type == "choice" and cell.choices:
+        options = spec.choices.get(cell.choices, [])
+        for option in options:
+            if text in (option.value, option.label):
+                return option.value, None
+        return text, f"«{text}» không có trong danh sách chọn"
+    return text, None
+
+
+def _plain(number) -> str:
+    from app.formatting import format_number
+
+    return format_number(number)
+
+
+def validate_values(spec: FormSpec, values: dict[str, object]) -> list[Problem]:
+    """Every problem of a report's values, each naming its cell (for the summary and the cell)."""
+    problems = []
+    for cell in spec.entry_cells:
+        raw = values.get(cell.key)
+        where = {"sheet": cell.sheet, "row": _row_of(cell.cell), "column": _col_of(cell.cell)}
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            if cell.required:
+                problems.append(Problem("chưa nhập (bắt buộc)", **where))
+            continue
+        _, problem = convert(cell, raw, spec)
+        if problem:
+            problems.append(Problem(problem, **where))
+    return problems
+
+
+def _row_of(address: str) -> int:
+    return int("".join(ch for ch in address if ch.isdigit()))
+
+
+def _col_of(address: str) -> str:
+    return "".join(ch for ch in address if ch.isalpha())
+
+
+# -- saving -------------------------------------------------------------------------------------
+
+
+@dataclass
+class SaveResult:
+    saved: int = 0
+    revision: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+
+
+def save_values(
+    session,
+    report: Report,
+    changes: dict[str, object],
+    *,
+    user=None,
+    base_values: dict[str, object] | None = None,
+) -> SaveResult:
+    """Store the changed cells of a report in one transaction step (the caller commits).
+
+    ``changes`` maps value keys to what was typed. Only entry cells are taken: values sent for
+    computed or fixed cells are ignored, and computed cells are recomputed here. With
+    ``base_values`` (what the person saw when they started typing), a cell that someone else
+    changed in the meantime is refused as a conflict instead of being overwritten; cells nobody
+    else touched are saved, so two people filling different parts of a report lose nothing.
+    """
+    if report.state not in ("draft", "rejected", "returned"):
+        raise DomainError("Báo cáo đã gửi đi, không sửa được số liệu.")
+    spec = spec_of(report.form_version)
+    index = CellIndex.of(spec)
+    _lock(session, report)
+    existing = {
+        join_key(row.row_key, row.column_key): row
+        for row in session.scalars(
+            select(ReportValue).where(ReportValue.report_id == report.id)
+        )
+    }
+    result = SaveResult()
+    conflicts = []
+    to_write: dict[str, object] = {}
+    for key, raw in changes.items():
+        cell = index.by_key.get(key)
+        if cell is None or cell.kind != "entry":
+            result.ignored.append(key)
+            continue
+        value, problem = convert(cell, raw, spec)
+        if problem:
+            result.problems.append(
+                Problem(problem, sheet=cell.sheet, row=_row_of(cell.cell), column=_col_of(cell.cell),
+                        severity="warning")
+            )
+        current_row = existing.get(key)
+        current = stored_value(current_row) if current_row is not None else None
+        if base_values is not None and key in base_values:
+            base, _ = convert(cell, base_values[key], spec)
+            if not _same(base, current) and not _same(value, current):
+                conflicts.append(key)
+                continue
+        if _same(value, current):
+            continue
+        to_write[key] = value
+    if conflicts:
+        session.rollback()
+        raise ReportConflict(
+            f"{len(conflicts)} ô đã được người khác sửa trong lúc bạn nhập; "
+            "hãy tải lại để xem số mới trước khi lưu đè.",
+            conflicts,
+        )
+    now = utcnow()
+    user_id = getattr(user, "id", None)
+    indicator_ids = _indicator_ids(session, spec)
+    rows_by_key = {row.key: row for row in spec.rows}
+    columns_by_key = {c.key: c for sheet in spec.sheets for t in sheet.tables for c in t.columns}
+
+    def put(key: str, value) -> None:
+        row = existing.get(key)
+        if row is None:
+            row_key, column_key = split_key(key)
+            row_spec = rows_by_key.get(row_key)
+            column_spec = columns_by_key.get(column_key)
+            row = ReportValue(
+                report_id=report.id,
+                row_key=row_key,
+                column_key=column_key,
+                breakdown_key=(column_spec.breakdown or "") if column_spec else "",
+                indicator_id=indicator_ids.get(row_spec.indicator_code) if row_spec else None,
+                value_column_key=column_spec.catalogue_key if column_spec else None,
+            )
+            session.add(row)
+            existing[key] = row
+        if isinstance(value, Decimal):
+            row.number_value, row.text_value = value, None
+        else:
+            row.number_value, row.text_value = None, value
+        row.saved_by_id = user_id
+        row.saved_at = now
+
+    for key, value in to_write.items():
+        put(key, value)
+    result.saved = len(to_write)
+    if to_write:
+        values = {k: stored_value(r) for k, r in existing.items()}
+        for key, value in recompute(spec, values).items():
+            if not _same(value, values.get(key)):
+                put(key, value)
+        report.revision = Report.revision + 1  # in SQL: never a stale read-modify-write
+        report.updated_at = now
+        report.updated_by_id = user_id
+    session.flush()
+    result.revision = report.revision
+    return result
+
+
+def recompute(spec: FormSpec, values: dict[str, object]) -> dict[str, object]:
+    """The computed cells of a form from its entry values, by value key (server-side truth)."""
+    computed = spec.computed_cells
+    if not computed:
+        return {}
+    from app.specs.formulas import ExcelError, evaluate_cells
+
+    by_address = {}
+    for cell in spec.cells:
+        value = values.get(cell.key)
+        by_address[(cell.sheet, cell.cell)] = float(value) if isinstance(value, Decimal) else value
+    results = evaluate_cells(spec.cells, by_address)
+    out = {}
+    for cell in computed:
+        value = results.get((cell.sheet, cell.cell))
+        if isinstance(value, ExcelError):
+            out[cell.key] = str(value)
+        elif isinstance(value, bool):
+            out[cell.key] = "TRUE" if value else "FALSE"
+        elif isinstance(value, (int, float)):
+            out[cell.key] = Decimal(repr(float(value))).quantize(Decimal("1e-8")).normalize()
+        else:
+            out[cell.key] = value
+    return out
+
+
+def _same(a, b) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, Decimal) and isinstance(b, Decimal):
+        return a == b
+    return str(a) == str(b)
+
+
+def _lock(session, report: Report) -> None:
+    """Serialise saves of one report: a row lock on PostgreSQL; on SQLite the database write
+    lock, taken up front so a concurrent save waits instead of failing on a stale snapshot."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        session.execute(select(Report.id).where(Report.id == report.id).with_for_update())
+    else:
+        table = Report.__table__
+        connection.execute(
+            update(table).where(table.c.id == report.id).values(revision=table.c.revision)
+        )
+
+
+def _indicator_ids(session, spec: FormSpec) -> dict[str, int]:
+    codes = {row.indicator_code for row in spec.rows if row.indicator_code}
+    if not codes:
+        return {}
+    return dict(session.execute(select(Indicator.code, Indicator.id).where(Indicator.code.in_(codes))).all())
