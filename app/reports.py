@@ -162,7 +162,89 @@ def get_or_create_report(session, period: Period, unit: Unit, form_code: str) ->
     )
     session.add(report)
     session.flush()
+    prefill_carry_over(session, report)
     return report
+
+
+CARRY_OVER_SOURCES = {
+    "previous_period": "kỳ trước",
+    "same_period_last_year": "cùng kỳ năm trước",
+    "annual_plan": "kế hoạch năm đã nhập",
+}
+
+
+def _carried_columns(spec: FormSpec):
+    """(column key, source kind, source column key, editable) of the columns filled from an
+    earlier period. ``ColumnSpec.carry_over`` reads "<source>" or "<source>:<column key>"."""
+    for sheet in spec.sheets:
+        for table in sheet.tables:
+            for column in table.columns:
+                if column.carry_over:
+                    source, _, source_key = column.carry_over.partition(":")
+                    yield column.key, source, source_key or column.key, column.carry_over_editable
+
+
+def _source_report(session, report: Report, source: str) -> Report | None:
+    period = report.period
+    query = (
+        select(Report)
+        .join(Period, Report.period_id == Period.id)
+        .where(
+            Report.unit_id == report.unit_id,
+            Report.form_code == report.form_code,
+            Period.regime_id == period.regime_id,
+            Period.frequency == period.frequency,
+        )
+    )
+    if source == "previous_period":
+        query = query.where(Period.cutoff_start < period.cutoff_start).order_by(
+            Period.cutoff_start.desc()
+        )
+    elif source == "same_period_last_year":
+        query = query.where(Period.year == period.year - 1, Period.number == period.number)
+    elif source == "annual_plan":
+        query = query.where(
+            Period.year == period.year, Period.cutoff_start < period.cutoff_start
+        ).order_by(Period.cutoff_start.desc())
+    else:
+        return None
+    return session.scalars(query.limit(1)).first()
+
+
+def prefill_carry_over(session, report: Report) -> int:
+    """Fill the carried-over columns of a new report from the earlier report they name."""
+    spec = spec_of(report.form_version)
+    carried = list(_carried_columns(spec))
+    if not carried:
+        return 0
+    index = CellIndex.of(spec)
+    filled = 0
+    for column_key, source, source_key, _editable in carried:
+        earlier = _source_report(session, report, source)
+        if earlier is None:
+            continue
+        earlier_values = load_values(session, earlier)
+        for cell in index.by_key.values():
+            if cell.column_key != column_key or cell.row_key is None:
+                continue
+            value = earlier_values.get(join_key(cell.row_key, source_key))
+            if value is None:
+                continue
+            row_key, col_key = split_key(cell.key)
+            session.add(ReportValue(
+                report_id=report.id, row_key=row_key, column_key=col_key,
+                number_value=value if isinstance(value, Decimal) else None,
+                text_value=None if isinstance(value, Decimal) else value,
+            ))
+            filled += 1
+    session.flush()
+    return filled
+
+
+def read_only_keys(spec: FormSpec) -> set[str]:
+    """Entry cells of carried-over columns that the spec shows read-only."""
+    locked_columns = {key for key, _s, _k, editable in _carried_columns(spec) if not editable}
+    return {c.key for c in spec.entry_cells if c.column_key in locked_columns}
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -302,11 +384,12 @@ def save_values(
         )
     }
     result = SaveResult()
+    locked = read_only_keys(spec)
     conflicts = []
     to_write: dict[str, object] = {}
     for key, raw in changes.items():
         cell = index.by_key.get(key)
-        if cell is None or cell.kind != "entry":
+        if cell is None or cell.kind != "entry" or key in locked:
             result.ignored.append(key)
             continue
         value, problem = convert(cell, raw, spec)

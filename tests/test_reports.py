@@ -170,3 +170,23 @@ def test_a_sent_report_is_frozen(session):
     report.state = "sent"
     with pytest.raises(DomainError):
         save_values(session, report, {"r5|c3": "1"})
+
+
+def test_a_column_is_carried_over_from_the_previous_period(session):
+    spec = small_spec(code="TEST-B03", with_formula=False)
+    columns = spec.sheets[0].tables[0].columns
+    columns[2].carry_over = "previous_period:c4"  # plan column shows last month's actual
+    columns[2].carry_over_editable = False
+    commune, (october, november) = _setup(session)
+    publish_form_version(session, spec)
+    first = get_or_create_report(session, october, commune, "TEST-B03")
+    save_values(session, first, {"r5|c4": "40", "r6|c4": "2,5"})
+    session.commit()
+    second = get_or_create_report(session, november, commune, "TEST-B03")
+    session.commit()
+    values = load_values(session, second)
+    assert values["r5|c3"] == Decimal("40") and values["r6|c3"] == Decimal("2.5")
+    result = save_values(session, second, {"r5|c3": "41", "r5|c4": "45"})
+    assert result.ignored == ["r5|c3"]  # shown read-only, as the spec says
+    session.commit()
+    assert load_values(session, second)["r5|c3"] == Decimal("40")
