@@ -173,7 +173,7 @@ _CELL = re.compile(r"^([A-Z]{1,3})([0-9]+)$")
 
 
 def split_cell(cell: str) -> tuple[int, int]:
-    """"C5" -> (column 3, row 5)."""
+    """ "C5" -> (column 3, row 5)."""
     match = _CELL.match(cell.replace("$", "").upper())
     if not match:
         raise FormulaError(f"Địa chỉ ô «{cell}» không hợp lệ")
@@ -282,9 +282,7 @@ def tokenize(text: str) -> list[Token]:
                     i = ref.end()
                     continue
                 if text[end : end + 1] == ":":
-                    raise FormulaError(
-                        "Vùng cả cột, cả dòng hoặc nhiều trang chưa được hỗ trợ", i
-                    )
+                    raise FormulaError("Vùng cả cột, cả dòng hoặc nhiều trang chưa được hỗ trợ", i)
                 tokens.append(Token("word", word.group(0), i))
                 i = end
                 continue
