@@ -83,6 +83,7 @@ class ColumnSpec:
     header_template: str | None = None  # "Thực hiện tháng {month}/{year}"
     carry_over: str | None = None  # previous_period | same_period_last_year | annual_plan
     carry_over_editable: bool = True
+    unit: str | None = None  # unit printed in the header text: "Trị giá (Triệu USD)" → "Triệu USD"
 
 
 @dataclass
