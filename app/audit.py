@@ -196,12 +196,31 @@ def _table_name(mapper: Mapper) -> str:
     return base.name if isinstance(base, Table) else mapper.class_.__name__
 
 
+_COLUMNS_BY_MAPPER: dict[Mapper, dict[str, Any]] = {}
+
+
+def _column_map(mapper: Mapper) -> dict[str, Any]:
+    """Attribute key → column for the mapped columns stored in the mapper's own table(s)."""
+    found = _COLUMNS_BY_MAPPER.get(mapper)
+    if found is None:
+        found = {}
+        for prop in mapper.column_attrs:
+            column = prop.columns[0]
+            if isinstance(getattr(column, "table", None), Table):
+                found[prop.key] = column
+        _COLUMNS_BY_MAPPER[mapper] = found
+    return found
+
+
 def _columns(mapper: Mapper):
     """(attribute key, column) for the mapped columns stored in the mapper's own table(s)."""
-    for prop in mapper.column_attrs:
-        column = prop.columns[0]
-        if isinstance(getattr(column, "table", None), Table):
-            yield prop.key, column
+    return _column_map(mapper).items()
+
+
+def _changed_columns(state):
+    """(key, column) of the attributes changed since load: only those hold history."""
+    columns = _column_map(state.mapper)
+    return [(key, columns[key]) for key in state.committed_state if key in columns]
 
 
 def _state_pk(state, mapper: Mapper) -> Any:
@@ -232,7 +251,7 @@ def _before_flush(session: Session, flush_context, instances) -> None:
         if state.key is None or _is_audit_mapper(state.mapper):
             continue
         deleting = obj in session.deleted
-        for key, _column in _columns(state.mapper):
+        for key, _column in (_columns(state.mapper) if deleting else _changed_columns(state)):
             if deleting:
                 if key not in state.dict:
                     wanted[state.mapper].append(state)
@@ -296,7 +315,7 @@ def _after_flush(session: Session, flush_context) -> None:
             changes.append(_change(table, _state_pk(state, mapper), "insert", None, after))
         else:
             before, after = {}, {}
-            for key, column in _columns(mapper):
+            for key, column in _changed_columns(state):
                 history = state.attrs[key].history
                 if not history.added and not history.deleted:
                     continue
