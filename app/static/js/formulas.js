@@ -2,7 +2,7 @@
  * Excel formulas of report forms, evaluated live in the browser.
  *
  * The same tokenizer, parser and evaluator as app/specs/formulas.py (read its docstring for the
- * semantics); both run tests/data/formula_cases.json and must agree. No eval, no Function():
+ * semantics); both run tests/data/formula_cases.json and must agree. Nothing is evaluated as code:
  * only the operators and the functions listed in FUNCTIONS are evaluated. Plain JavaScript, no
  * build step, no dependencies.
  *
