@@ -207,6 +207,13 @@ def edited(data: bytes, change) -> bytes:
     return stream.getvalue()
 
 
+def style_of(cell) -> tuple:
+    return (
+        cell.fill.patternType, cell.fill.fgColor.rgb, cell.fill.fgColor.theme, cell.font.name, cell.font.b,
+        cell.font.sz, cell.border.left.style, cell.border.bottom.style, cell.alignment.horizontal,
+    )
+
+
 def non_empty(values: dict[str, object]) -> dict[str, object]:
     return {key: value for key, value in values.items() if value is not None}
 
@@ -483,3 +490,112 @@ def test_narrative_block_is_not_an_extra_row(template, spec):
     narrative_spec.narrative_blocks = [NarrativeBlock(SHEET, "B15:H18", "tm", "Thuyết minh")]
     data = edited(fill_workbook(template, narrative_spec, {}), lambda wb: wb[SHEET].__setitem__("B15", "123"))
     assert problems_of(data, narrative_spec) == []
+
+
+# -- the real templates, through the template loader --------------------------------------------
+
+SAMPLES = ["ktxh_thang.xlsx", "dan_so_lao_dong_xa.xlsx"]
+
+
+def sample_path(name: str) -> Path:
+    for candidate in (DATA / "templates" / name, DATA / "bad" / f"ok_{name}"):
+        if candidate.exists():
+            return candidate
+    raise AssertionError(f"missing test workbook {name}")
+
+
+@pytest.fixture(scope="module", params=SAMPLES)
+def real(request) -> tuple[bytes, FormSpec]:
+    from app.specs.loader import load_spec
+
+    data = sample_path(request.param).read_bytes()
+    spec = load_spec(data, filename=request.param)
+    assert spec.entry_cells and not spec.errors
+    return data, spec
+
+
+def real_values(spec: FormSpec, seed: int) -> dict[str, object]:
+    values = random_values(spec, seed)
+    rng = random.Random(seed)
+    for block in spec.narrative_blocks:
+        values[block.key] = rng.choice(["Tình hình dân số ổn định.\nTỷ lệ thất nghiệp giảm.", None, "=A1"])
+    return values
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_round_trip_real_templates(real, seed):
+    template, spec = real
+    values = real_values(spec, seed)
+    data = fill_workbook(template, spec, values)
+    read, problems = read_filled_workbook(data, spec, spec.source_filename)
+    assert problems == []
+    assert non_empty(read) == non_empty(values)
+
+
+def test_real_template_layout_kept(real):
+    template, spec = real
+    filled = fill_workbook(template, spec, real_values(spec, 99))
+    before, after = load_workbook(io.BytesIO(template)), load_workbook(io.BytesIO(filled))
+    assert before.sheetnames == after.sheetnames
+    for name in before.sheetnames:
+        old, new = before[name], after[name]
+        assert {str(r) for r in old.merged_cells.ranges} == {str(r) for r in new.merged_cells.ranges}
+        assert len(old.data_validations.dataValidation) == len(new.data_validations.dataValidation)
+        assert old.protection.sheet == new.protection.sheet
+        for cell in spec.cells:
+            if cell.sheet != name:
+                continue
+            assert style_of(new[cell.cell]) == style_of(old[cell.cell])
+            assert new[cell.cell].protection.locked == old[cell.cell].protection.locked
+            if cell.kind == "computed":
+                assert new[cell.cell].value == old[cell.cell].value
+                assert new[cell.cell].data_type == "f"
+
+
+def test_real_ktxh_problems_at_their_cells():
+    from app.specs.loader import load_spec
+
+    template = sample_path("ktxh_thang.xlsx").read_bytes()
+    spec = load_spec(template, filename="ktxh_thang.xlsx")
+    sheet = "Biểu 01"
+    filled = fill_workbook(template, spec, {"r12|c4": Decimal("1500.5"), "r12|c10": "=SUM(A1)"})
+
+    def change(workbook):
+        ws = workbook[sheet]
+        ws["B13"] = "Sản lượng ngô"  # changed label
+        ws["E12"] = "không rõ"  # text in a number cell
+        ws["F15"] = "=E15*2"  # formula typed into an entry cell
+        ws["B40"], ws["D40"] = "Chỉ tiêu thêm", 12  # an added row
+        ws["L20"] = 5  # a column outside the table
+
+    _, problems = read_filled_workbook(edited(filled, change), spec, "ktxh_thang.xlsx")
+    where = {(p.sheet, p.row, p.column): p.message for p in problems}
+    assert set(where) == {
+        (sheet, 13, "B"), (sheet, 12, "E"), (sheet, 15, "F"), (sheet, 40, "B"), (sheet, 40, "D"), (sheet, 20, "L"),
+    }
+    assert "«Sản lượng lúa»" in where[(sheet, 13, "B")] and "«Sản lượng ngô»" in where[(sheet, 13, "B")]
+    assert "«không rõ»" in where[(sheet, 12, "E")]
+    assert "công thức" in where[(sheet, 15, "F")]
+    assert "ngoài bảng" in where[(sheet, 40, "D")] and "ngoài bảng" in where[(sheet, 20, "L")]
+
+
+def test_real_dan_so_problems_at_their_cells():
+    from app.specs.loader import load_spec
+
+    template = sample_path("dan_so_lao_dong_xa.xlsx").read_bytes()
+    spec = load_spec(template, filename="dan_so_lao_dong_xa.xlsx")
+    sheet = "Dân số - lao động"
+    filled = fill_workbook(template, spec, {"r10|c5": Decimal(5120)})
+
+    def change(workbook):
+        ws = workbook[sheet]
+        ws["D25"] = "Hoàn thành"  # not in the drop-down list
+        ws["F10"] = 12.5  # a fraction in a whole-number cell
+
+    _, problems = read_filled_workbook(edited(filled, change), spec, "dan_so.xlsx")
+    assert [(p.sheet, p.row, p.column) for p in problems] == [(sheet, 10, "F"), (sheet, 25, "D")]
+    assert "danh sách chọn" in problems[1].message and "«Hoàn thành»" in problems[1].message
+
+    renamed = edited(filled, lambda wb: setattr(wb[sheet], "title", "Sheet1"))
+    _, problems = read_filled_workbook(renamed, spec, "dan_so.xlsx")
+    assert len(problems) == 1 and problems[0].sheet == sheet and "«Sheet1»" in problems[0].message

@@ -15,7 +15,11 @@ cell into the stored form of its value:
 - choice: the choice's value (the file may hold its value or its label);
 - text: NFC text (a text cell whose text begins with "=" stays text).
 
-The returned dict holds every entry cell's key; `None` means the cell is empty. Computed values
+Narrative blocks (merged paragraphs of text) are values too, under `NarrativeBlock.key`, written
+at and read from the top-left cell of their range.
+
+The returned dict holds every entry cell's key and every narrative block's key; `None` means
+empty. Computed values
 found in the file are ignored: they are recomputed by the server, never trusted.
 
 Rows added below an entity-list table (one row per school, facility…) are data, returned under
@@ -72,7 +76,7 @@ def _normal(text) -> str:
         return ""
     value = unicodedata.normalize("NFC", str(text))
     value = re.sub(r"\s+", " ", value).strip()
-    return value.lstrip("-+•*–· ").strip()
+    return value.lstrip("-+•*–· ").rstrip(":：. ").strip()
 
 
 def _header_normal(text) -> str:
@@ -173,6 +177,10 @@ def fill_workbook(source_workbook: bytes, spec: FormSpec, values: dict[str, obje
         sheet = workbook[cell.sheet]
         address = cell.merged_range.split(":")[0] if cell.merged_range else cell.cell
         _write(sheet[address], cell, values.get(cell.key), spec)
+    for block in spec.narrative_blocks:
+        if block.sheet in workbook.sheetnames:
+            text = CellSpec(block.sheet, block.range.split(":")[0], "entry", "text")
+            _write(workbook[block.sheet][text.cell], text, values.get(block.key), spec)
     workbook.calculation.fullCalcOnLoad = True
     stream = io.BytesIO()
     workbook.save(stream)
@@ -355,6 +363,19 @@ class _Reader:
                 continue
             self.values[cell.key] = value
 
+    def read_narratives(self, sheets: set[str]) -> None:
+        for block in self.spec.narrative_blocks:
+            self.values[block.key] = None
+            if block.sheet not in sheets:
+                continue
+            address = block.range.split(":")[0]
+            target = self.workbook[block.sheet][address]
+            if _is_formula(target):
+                self.problem("ô thuyết minh không được chứa công thức.", block.sheet, address)
+                continue
+            value, _ = convert_cell(target.value, "text", self.spec)
+            self.values[block.key] = value
+
     # -- cells outside the form -----------------------------------------------------------------
     def in_narrative(self, sheet: str, col: int, row: int) -> bool:
         return any(
@@ -519,6 +540,7 @@ def read_filled_workbook(
         reader.check_labels(sheets)
         reader.check_headers(sheets)
         reader.read_entries(sheets)
+        reader.read_narratives(sheets)
         reader.check_outside(sheets)
     finally:
         workbook.close()
