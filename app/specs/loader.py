@@ -60,6 +60,7 @@ from app.specs.model import (
 )
 from app.text import fold
 
+SUM_RE = re.compile(r"^=\s*SUM\(\s*\$?([A-Z]+)\$?(\d+)\s*:\s*\$?([A-Z]+)\$?(\d+)\s*\)\s*$", re.I)
 ARTEFACT_SHEETS = ("errors", "error", "loi", "log", "debug")
 MAX_MERGE_CELLS = 20000
 LONG_TEXT = 60
@@ -238,12 +239,19 @@ class _WorkbookLoader:
                     counts[row.code] += 1
         warned = set()
         for reader in readers:
+            in_sheet: dict[str, int] = defaultdict(int)
             for row in reader.rows:
-                if row.code and counts[row.code] == 1 and row.kind != "heading":
+                if row.code:
+                    in_sheet[row.code] += 1
+            for row in reader.rows:
+                if row.code and counts[row.code] == 1:
                     row.key = row.code
+                elif row.code and in_sheet[row.code] == 1:
+                    # the same code on another sheet: qualified by the sheet
+                    row.key = f"{reader.prefix or 's1'}_{row.code}"
                 else:
                     row.key = f"{reader.prefix}r{row.row}"
-                    if row.code and counts[row.code] > 1 and (row.code not in warned):
+                    if row.code and (row.code not in warned):
                         warned.add(row.code)
                         self.spec.problems.append(
                             Problem(
@@ -285,7 +293,9 @@ class _WorkbookLoader:
         if not self.formula_cells:
             return
         try:
-            wb = openpyxl.load_workbook(io.BytesIO(self.data), read_only=True, data_only=True, keep_links=False)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                wb = openpyxl.load_workbook(io.BytesIO(self.data), read_only=True, data_only=True, keep_links=False)
         except Exception:  # noqa: BLE001
             return
         try:
@@ -578,6 +588,11 @@ class _SheetLoader:
                 for c in range(cmin, best):
                     if roles[c] == "value" and stats[c][2] > 0 and stats[c][0] <= stats[c][2]:
                         roles[c] = "stt"
+        first_label = min((c for c in range(cmin, cmax + 1) if roles[c] == "label"), default=None)
+        if first_label is not None:
+            for c in range(cmin, first_label):
+                if roles[c] == "value" and stats[c][2] > 0 and stats[c][0] <= stats[c][2] and stats[c][1] <= stats[c][2]:
+                    roles[c] = "stt"
         # label headers merged over columns that hold their own empty cells are value columns
         label_cols = [c for c in range(cmin, cmax + 1) if roles[c] == "label"]
         if len(label_cols) > 1:
@@ -598,10 +613,9 @@ class _SheetLoader:
         for c in range(cmin, cmax + 1):
             role = roles[c]
             n_text, n_num, n_numbering, n_top, n_covered = stats[c]
-            if role == "value" and n_covered >= rows_n:
-                continue
-            if role == "label" and n_covered >= rows_n:
-                # a label merged over two columns: the covered column is part of the label
+            if n_covered >= rows_n and c > cmin:
+                # covered by merges from the left in every data row (a label or value merged
+                # over two or more columns): part of the column on its left
                 continue
             letter = get_column_letter(c)
             path = _dedupe(paths[c])
@@ -724,6 +738,9 @@ class _SheetLoader:
             elif num and num[0] == "letter":
                 level = last_number_level + 1
                 stack = []
+            elif not info["marker"] and not info["indent"]:
+                level = last_number_level + 1
+                stack = [(("", 0), level)]
             else:
                 mark = (info["marker"], info["indent"])
                 level = None
@@ -774,6 +791,44 @@ class _SheetLoader:
                 self.code_col_of[r] = table.code_col
             self.rows.append(row)
             self.row_tables[r] = table
+        table_rows = [row for row in self.rows if self.row_tables.get(row.row) is table]
+        if self.nest_by_sums(table, table_rows):
+            by_level = {}
+            for row in table_rows:
+                self.parent_row.pop(row.row, None)
+                for lvl in range(row.level - 1, -1, -1):
+                    if lvl in by_level:
+                        self.parent_row[row.row] = by_level[lvl]
+                        break
+                by_level[row.level] = row.row
+                for deeper_level in [lvl for lvl in by_level if lvl > row.level]:
+                    del by_level[deeper_level]
+
+    def nest_by_sums(self, table: _Table, rows: list[RowSpec]) -> bool:
+        """A total row "=SUM(E9:E33)" is the parent of rows 9..33: deepen them when needed."""
+        index = {row.row: i for i, row in enumerate(rows)}
+        changed = False
+        for row in rows:
+            for c in table.value_cols:
+                v = self.values.get((row.row, c))
+                if not isinstance(v, str):
+                    continue
+                m = SUM_RE.match(v)
+                if not m:
+                    continue
+                col1, first, col2, last = m.group(1), int(m.group(2)), m.group(3), int(m.group(4))
+                if col1 != col2 or col1 != get_column_letter(c) or not (row.row < first <= last <= table.spec.last_row):
+                    break
+                inside = [rows[index[r]] for r in range(first, last + 1) if r in index]
+                if not inside:
+                    break
+                delta = row.level + 1 - min(x.level for x in inside)
+                if delta > 0:
+                    for x in inside:
+                        x.level += delta
+                    changed = True
+                break
+        return changed
 
     def row_info(self, table: _Table, r: int):
         label_parts = []
@@ -806,7 +861,7 @@ class _SheetLoader:
                 continue
             raw = self.values.get((mr.min_row, mr.min_col) if mr is not None else (r, c))
             t = self.text(r, c)
-            if not t or t in label_parts:
+            if not t or (label_parts and t == label_parts[-1]):
                 continue
             if not label_parts or c == table.label_cols[0]:
                 cell = self.ws._cells.get((mr.min_row, mr.min_col) if mr is not None else (r, c))
@@ -953,6 +1008,25 @@ class _SheetLoader:
                     if cell_spec is not None:
                         spec.cells.append(cell_spec)
                         self.cell_addresses.add(cell_spec.cell)
+                for column in table.spec.columns:
+                    if column.role in ("value", "note"):
+                        continue
+                    v = self.values.get((r, column.col))
+                    if isinstance(v, str) and v.startswith("="):
+                        cell_spec = self.make_cell(table, row, column, r, column.col, False)
+                        if cell_spec is not None:
+                            spec.cells.append(cell_spec)
+                            self.cell_addresses.add(cell_spec.cell)
+                            spec.problems.append(
+                                Problem(
+                                    f"Công thức nằm trong cột «{' / '.join(column.header_path)}» "
+                                    "(không phải cột số liệu) — vẫn được tính như ô công thức.",
+                                    sheet=self.name,
+                                    row=r,
+                                    column=column.letter,
+                                    severity="warning",
+                                )
+                            )
 
     def text_columns(self, table: _Table) -> set[int]:
         result = set()
@@ -995,6 +1069,10 @@ class _SheetLoader:
         ctype, decimals = self.book.number_format(fmt)
         if column.role == "note" or text_col:
             ctype, decimals = "text", None
+        elif ctype == "text" and fmt == "@":
+            # "@" is often put over a whole grid by habit (kdyt, gddt): in a value column it
+            # marks text only when the column holds text
+            ctype, decimals = "number", None
         if table.spec.shape == "text":
             ctype, decimals = "text", None
         help_text = None
@@ -1144,7 +1222,7 @@ class _SheetLoader:
                 continue
             blocks.append((mr, label))
         for mr, label in blocks:
-            base = slug(label) if label else f"n{mr.min_row}"
+            base = slug(re.sub(r"^\s*([0-9]+|[IVXLC]+)\s*[.)]\s*", "", label)) if label else f"n{mr.min_row}"
             key = base if not self.prefix else f"{self.prefix}_{base}"
             n = 2
             while key in used_keys:

@@ -1,0 +1,148 @@
+"""The loader on the two sample templates, cell by cell."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.specs.loader import load_spec
+from app.specs.model import FormSpec
+
+TEMPLATES = Path(__file__).parent / "data" / "templates"
+KTXH_ROWS = [12, 13, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 31, 32, 33, 34, 36, 37, 38, 39]
+
+
+@pytest.fixture(scope="module")
+def ktxh() -> FormSpec:
+    return load_spec(TEMPLATES / "ktxh_thang.xlsx", code="KTXH-B01")
+
+
+@pytest.fixture(scope="module")
+def danso() -> FormSpec:
+    return load_spec((TEMPLATES / "dan_so_lao_dong_xa.xlsx").read_bytes(), filename="dan_so_lao_dong_xa.xlsx")
+
+
+def rows_by_number(spec):
+    return {r.row: r for r in spec.rows}
+
+
+# -- ktxh_thang ------------------------------------------------------------------------------
+def test_ktxh_title_and_table(ktxh):
+    assert not ktxh.errors
+    assert ktxh.code == "KTXH-B01"
+    assert ktxh.title == "MỘT SỐ CHỈ TIÊU KINH TẾ - XÃ HỘI CHỦ YẾU THÁNG 11 NĂM 2026"
+    sheet = ktxh.sheets[0]
+    assert sheet.name == "Biểu 01" and sheet.protected
+    assert "UBND TỈNH ĐỒNG THÁP" in sheet.title
+    [table] = sheet.tables
+    assert (table.header_first_row, table.header_last_row, table.number_row) == (7, 8, 9)
+    assert (table.first_row, table.last_row) == (10, 39)  # the signature footer is not data
+    roles = {c.letter: c.role for c in table.columns}
+    assert roles == {
+        "A": "stt", "B": "label", "C": "unit", "D": "value", "E": "value", "F": "value",
+        "G": "value", "H": "value", "I": "value", "J": "note",
+    }
+    columns = {c.letter: c for c in table.columns}
+    assert columns["E"].header_path == ["Thực hiện", "Thực hiện tháng 10/2026"]
+    assert columns["I"].header_path == ["So sánh (%)", "Kế hoạch năm"]
+    assert columns["I"].number_label == "6=4/1"
+    assert columns["A"].number_label == "A" and columns["D"].number_label == "1"
+    assert columns["D"].key == "c4"
+    levels = {(h.text, h.level, h.range) for h in table.headers}
+    assert ("Thực hiện", 1, "E7:G7") in levels
+    assert ("STT", 1, "A7:A8") in levels
+    assert ("Lũy kế 11 tháng năm 2026", 2, "G8:G8") in levels
+
+
+def test_ktxh_entry_cells_are_the_unlocked_cells(ktxh):
+    expected = {f"{col}{r}" for r in KTXH_ROWS for col in "DEFGHJ"} - {"D22", "E22", "F22", "G22"}
+    assert {c.cell for c in ktxh.entry_cells} == expected
+    d12 = ktxh.cell_at("Biểu 01", "D12")
+    assert (d12.type, d12.decimals, d12.row_key, d12.column_key) == ("decimal", 2, "r12", "c4")
+
+
+def test_ktxh_computed_cells(ktxh):
+    computed = {c.cell: c for c in ktxh.computed_cells}
+    assert set(computed) == {f"I{r}" for r in KTXH_ROWS} | {"D22", "E22", "F22", "G22"}
+    assert computed["D22"].formula == "D23+D24"
+    assert computed["G22"].formula == "G23+G24"
+    assert computed["I12"].formula == 'IF(D12=0,"",ROUND(G12/D12*100,2))'
+    assert computed["I12"].type == "decimal" and computed["I12"].decimals == 2
+
+
+def test_ktxh_note_comment_and_rows(ktxh):
+    j12 = ktxh.cell_at("Biểu 01", "J12")
+    assert j12.kind == "entry" and j12.type == "text"
+    assert ktxh.cell_at("Biểu 01", "J18").help == "Chỉ số so với cùng kỳ năm trước = 100"
+    rows = rows_by_number(ktxh)
+    headings = sorted(r.row for r in ktxh.rows if r.kind == "heading")
+    assert headings == [10, 11, 14, 30, 35]
+    assert (rows[10].number, rows[10].label, rows[10].level) == ("I", "KINH TẾ", 0)
+    assert (rows[11].level, rows[11].parent_key) == (1, "r10")
+    assert (rows[12].number, rows[12].level, rows[12].parent_key, rows[12].unit) == ("1.1", 2, "r11", "ha")
+    assert (rows[15].number, rows[15].label, rows[15].level, rows[15].parent_key) == ("-", "Trâu", 3, "r14")
+    assert rows[22].kind == "indicator" and rows[22].bold  # the total row stays an indicator
+    assert (rows[23].parent_key, rows[24].parent_key) == ("r22", "r22")
+    assert (rows[31].parent_key, rows[36].parent_key) == ("r30", "r35")
+    assert 41 not in rows and 42 not in rows  # signature footer
+    assert not ktxh.narrative_blocks and not ktxh.choices
+
+
+def test_ktxh_summary_shape(ktxh):
+    summary = ktxh.summary()
+    assert {"entry_cells", "computed_cells", "rows", "choices", "narrative_blocks"} <= set(summary)
+    assert summary["entry_cells"][0]["sheet"] == "Biểu 01"
+    assert FormSpec.from_json(ktxh.to_json()).content_hash() == ktxh.content_hash()
+
+
+# -- dan_so_lao_dong_xa ----------------------------------------------------------------------
+def test_danso_entry_cells_inferred(danso):
+    assert not danso.errors
+    assert not danso.sheets[0].protected
+    grid = {f"{col}{r}" for r in range(10, 18) for col in "EFGH"}
+    assert {c.cell for c in danso.entry_cells} == grid | {"D25"}
+    e10 = danso.cell_at("Dân số - lao động", "E10")
+    assert (e10.type, e10.min, e10.max, e10.decimals) == ("integer", 0.0, None, 0)
+
+
+def test_danso_totals_are_formulas(danso):
+    computed = {c.cell: c.formula for c in danso.computed_cells}
+    assert computed == {f"D{r}": f"E{r}+F{r}" for r in range(10, 18)}
+    [table] = danso.sheets[0].tables
+    assert {c.letter: c.number_label for c in table.columns}["D"] == "1=2+3"
+    assert {c.letter: c.header_path for c in table.columns}["F"] == ["Chia theo giới tính", "Nữ"]
+
+
+def test_danso_choice_list(danso):
+    d25 = danso.cell_at("Dân số - lao động", "D25")
+    assert d25.kind == "entry" and d25.type == "choice"
+    assert [c.value for c in danso.choices[d25.choices]] == ["Vượt kế hoạch", "Đạt kế hoạch", "Không đạt kế hoạch"]
+    row = next(r for r in danso.rows if r.key == d25.row_key)
+    assert row.label == "Mức độ hoàn thành kế hoạch"
+
+
+def test_danso_narrative_block_and_rows(danso):
+    [block] = danso.narrative_blocks
+    assert (block.sheet, block.range) == ("Dân số - lao động", "A20:H23")
+    assert "thuyết minh" in block.label
+    rows = rows_by_number(danso)
+    assert [r.row for r in danso.rows if r.kind == "indicator" and r.row < 20] == list(range(10, 18))
+    assert (rows[10].label, rows[10].unit, rows[10].number, rows[10].level) == ("Dân số trung bình", "người", "1", 0)
+    assert 27 not in rows
+
+
+def test_bad_files_are_errors():
+    spec = load_spec(b"not an excel file", filename="x.xlsx")
+    assert spec.errors and "Không đọc được" in spec.errors[0].message
+    import io
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active["A1"] = "Chỉ có một dòng chữ"
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    spec = load_spec(buffer.getvalue(), filename="empty.xlsx")
+    assert spec.errors
+    assert all(p.sheet and p.row and p.column for p in spec.problems)
