@@ -146,3 +146,56 @@ def test_bad_files_are_errors():
     spec = load_spec(buffer.getvalue(), filename="empty.xlsx")
     assert spec.errors
     assert all(p.sheet and p.row and p.column for p in spec.problems)
+
+
+# -- flask forms parse / load ----------------------------------------------------------------
+def test_cli_parse_prints_the_summary(app_ctx):
+    import json
+
+    runner = app_ctx.test_cli_runner()
+    result = runner.invoke(args=["forms", "parse", str(TEMPLATES / "dan_so_lao_dong_xa.xlsx")])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert {c["cell"] for c in data["computed_cells"]} >= {"D10", "D17"}
+    assert any(c["cell"] == "D25" and c["type"] == "choice" for c in data["entry_cells"])
+    assert data["narrative_blocks"][0]["range"] == "A20:H23"
+    assert any(r["kind"] == "indicator" and r["unit"] == "người" for r in data["rows"])
+
+
+def test_cli_parse_bad_file_exits_1(app_ctx, tmp_path):
+    bad = tmp_path / "hong.xlsx"
+    bad.write_bytes(b"PK not really")
+    result = app_ctx.test_cli_runner().invoke(args=["forms", "parse", str(bad)])
+    assert result.exit_code == 1
+    assert "Không đọc được tệp Excel" in result.output
+
+
+def test_cli_load_builtin_specs_is_idempotent(app_ctx, tmp_path):
+    import shutil
+
+    from app.extensions import db
+    from app.models.forms import FormVersion
+
+    runner = app_ctx.test_cli_runner()
+    result = runner.invoke(args=["forms", "load"])
+    assert result.exit_code == 0, result.output
+    version = db.session.query(FormVersion).filter_by(code="KTXH-B01").one()
+    assert (version.version, version.status, version.builtin) == (1, "published", True)
+    spec = version.spec()
+    assert len(spec.entry_cells) == 146 and version.content_hash == spec.content_hash()
+
+    result = runner.invoke(args=["forms", "load"])
+    assert result.exit_code == 0 and "không đổi" in result.output
+    assert db.session.query(FormVersion).filter_by(code="KTXH-B01").count() == 1
+
+    # a changed spec becomes version 2
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    shutil.copy(Path(__file__).parents[1] / "form_specs" / "ktxh_thang.yaml", folder / "ktxh_thang.yaml")
+    changed = FormSpec.from_yaml((folder / "ktxh_thang.yaml").read_text(encoding="utf-8"))
+    changed.title = "Biểu 01 (sửa đổi)"
+    (folder / "ktxh_thang.yaml").write_text(changed.to_yaml(), encoding="utf-8")
+    result = runner.invoke(args=["forms", "load", str(folder)])
+    assert result.exit_code == 0, result.output
+    versions = db.session.query(FormVersion).filter_by(code="KTXH-B01").order_by(FormVersion.version).all()
+    assert [v.version for v in versions] == [1, 2] and versions[1].title == "Biểu 01 (sửa đổi)"

@@ -26,3 +26,6 @@ def register_cli(app: Flask) -> None:
     from app.cli.audit import audit_cli
 
     app.cli.add_command(audit_cli)
+    from app.cli.forms import forms_cli
+
+    app.cli.add_command(forms_cli)
