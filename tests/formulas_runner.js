@@ -6,6 +6,8 @@
  *   node tests/formulas_runner.js --cells workbook.json
  *       workbook.json: {cells: [{sheet, cell, formula}], values: [[sheet, cell, value], ...]};
  *       prints {"Sheet!A1": value} for every computed cell (evaluateCells)
+ *   node tests/formulas_runner.js --numbers numbers.json
+ *       numbers.json: [[x, places], ...]; prints [[ROUND, ROUNDUP, ROUNDDOWN, text of x], ...]
  *
  * Values: null, numbers, strings, booleans, {"error": "#DIV/0!"}. A formula that does not parse
  * gives {"formulaError": message}.
@@ -67,6 +69,19 @@ function runCells(file) {
   return out;
 }
 
+function runNumbers(file) {
+  const numbers = JSON.parse(fs.readFileSync(file, "utf8"));
+  return numbers.map(([x, places]) => [
+    F.roundExcel(x, places),
+    F.roundExcel(x, places, "up"),
+    F.roundExcel(x, places, "down"),
+    F.numberText(x),
+  ]);
+}
+
 const args = process.argv.slice(2);
-const output = args[0] === "--cells" ? runCells(args[1]) : runCases(args[0]);
+let output;
+if (args[0] === "--cells") output = runCells(args[1]);
+else if (args[0] === "--numbers") output = runNumbers(args[1]);
+else output = runCases(args[0]);
 process.stdout.write(JSON.stringify(output));

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -27,6 +28,7 @@ from app.specs.formulas import (
     circular_cells,
     evaluate,
     evaluate_cells,
+    number_text,
     parse,
     references,
     round_excel,
@@ -433,6 +435,45 @@ def test_references_cap_range_size():
 )
 def test_round_half_away_from_zero(x, places, expected):
     assert round_excel(x, places) == expected
+
+
+def test_rounding_and_number_text_agree_with_javascript(tmp_path):
+    """Ties at the 15th digit (733550420108830.5) and large or tiny numbers round the same."""
+    rnd = random.Random(20261123)
+    numbers = []
+    for _ in range(5000):
+        kind = rnd.random()
+        if kind < 0.3:
+            x = round(rnd.uniform(-1e4, 1e4), rnd.randint(0, 6))
+            x += rnd.choice([0, 0.5, 0.005, 0.0005]) * rnd.choice([1, -1])
+        elif kind < 0.6:
+            x = rnd.uniform(-1, 1) * 10 ** rnd.randint(-12, 20)
+        else:
+            x = rnd.randint(-(10**15), 10**15) / rnd.choice([1, 2, 4, 8, 200, 1000, 3, 7])
+        numbers.append([x, rnd.randint(-4, 6)])
+    numbers += [[733550420108830.5, 4], [8372736649397345.0, 3], [1.005, 2], [-2.5, 0]]
+    exported = tmp_path / "numbers.json"
+    exported.write_text(json.dumps(numbers), encoding="utf-8")
+    completed = subprocess.run(
+        [node_binary(), str(RUNNER), "--numbers", str(exported)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    # parse_int=float: node prints 1e21-sized floats as integers
+    results = json.loads(completed.stdout, parse_int=float)
+    problems = []
+    for (x, places), theirs in zip(numbers, results, strict=True):
+        ours = [
+            round_excel(x, places),
+            round_excel(x, places, "up"),
+            round_excel(x, places, "down"),
+            number_text(x),
+        ]
+        if ours != theirs:
+            problems.append(f"{x!r}, {places}: python {ours}, node {theirs}")
+    assert not problems, "\n".join(problems[:20])
 
 
 def test_result_types():

@@ -36,6 +36,7 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -439,7 +440,7 @@ class _Parser:
 
 def _token_text(token: Token) -> str:
     if token.kind == "number":
-        return _number_text(token.value)
+        return number_text(token.value)
     if token.kind == "string":
         return f'"{token.value}"'
     if token.kind == "ref":
@@ -590,18 +591,33 @@ _NUMERIC_TEXT = re.compile(
 
 
 def _digits15(x: float) -> tuple[str, int]:
-    """|x| to 15 significant digits: ("123450000000000", 2) for 123.45."""
-    mantissa, exponent = format(abs(x), ".14e").split("e")
-    return mantissa.replace(".", ""), int(exponent)
+    """|x| to 15 significant digits, ties away from zero: ("123450000000000", 2) for 123.45.
+
+    The same digits as JavaScript's Math.abs(x).toExponential(14).
+    """
+    exact = Decimal(abs(x))
+    exponent = exact.adjusted()
+    kept = int(
+        exact.quantize(Decimal(1).scaleb(exponent - 14), rounding=ROUND_HALF_UP).scaleb(
+            14 - exponent
+        )
+    )
+    if kept >= 10**15:
+        kept //= 10
+        exponent += 1
+    return str(kept), exponent
 
 
 def _round15(x: float) -> float:
+    """x rounded to 15 significant digits."""
     if x == 0 or not math.isfinite(x):
         return x
-    return float(format(x, ".14e"))
+    digits, exponent = _digits15(x)
+    value = float(f"{digits}e{exponent - 14}")
+    return -value if x < 0 else value
 
 
-def _number_text(x: float) -> str:
+def number_text(x: float) -> str:
     """A number as Excel's General format shows it in text: up to 15 significant digits."""
     if x == 0:
         return "0"
@@ -685,7 +701,7 @@ def to_text(value: Any) -> Any:
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, (int, float)):
-        return _number_text(float(value))
+        return number_text(float(value))
     if isinstance(value, str):
         return value
     return VALUE
