@@ -463,9 +463,32 @@ def test_rows_added_to_an_entity_list(template, spec):
 
 
 def test_added_entity_row_values_are_checked(template, spec):
-    data = edited(fill_workbook(template, spec, {}), lambda wb: wb[LIST_SHEET].__setitem__("C4", "nhiều"))
-    problem = only(problems_of(data, spec), "không phải là số")
+    def change(workbook):
+        workbook[LIST_SHEET]["B4"], workbook[LIST_SHEET]["C4"] = "Trạm y tế xã Mới", "nhiều"
+
+    problem = only(problems_of(edited(fill_workbook(template, spec, {}), change), spec), "không phải là số")
     assert (problem.sheet, problem.row, problem.column) == (LIST_SHEET, 4, "C")
+
+
+def test_foot_note_right_below_an_entity_list_is_not_an_entity(template, spec):
+    change = lambda wb: wb[LIST_SHEET].__setitem__("A4", "(1): ghi rõ tên cơ sở theo quyết định thành lập.")  # noqa: E731
+    read, problems = read_filled_workbook(edited(fill_workbook(template, spec, {}), change), spec, "bao_cao.xlsx")
+    assert problems == [] and not any("row:" in key for key in read)
+
+
+def test_label_composed_from_merged_cells(template, spec):
+    composed = make_spec()
+    composed.rows[2].label = "Tổng số — Diện tích gieo trồng"  # row 8, "Tổng số" merged over A7:A9 in the file
+
+    def change(workbook):
+        sheet = workbook[SHEET]
+        for row in (7, 8, 9):
+            sheet[f"A{row}"] = None
+        sheet["A7"] = "Tổng số"
+        sheet.merge_cells("A7:A9")
+
+    data = edited(fill_workbook(template, composed, {}), change)
+    assert [p for p in problems_of(data, composed) if "nhãn dòng" in p.message and p.row == 8] == []
 
 
 def test_read_or_raise(filled, spec):

@@ -257,6 +257,7 @@ class _Reader:
                 for row in range(min_row, max_row + 1):
                     for col in range(min_col, max_col + 1):
                         self.spec_cells.setdefault((cell.sheet, f"{get_column_letter(col)}{row}"), cell)
+        self.merged_cache: dict[str, dict[tuple[int, int], object]] = {}
         self.narrative: dict[str, list[tuple[int, int, int, int]]] = {}
         for block in spec.narrative_blocks:
             self.narrative.setdefault(block.sheet, []).append(range_boundaries(block.range))
@@ -291,10 +292,42 @@ class _Reader:
     def label_columns(self, table: TableSpec) -> list[int]:
         return sorted(c.col for c in table.columns if c.role == "label")
 
+    def merged_values(self, worksheet) -> dict[tuple[int, int], object]:
+        """(row, col) → the value of the merged range covering it, for the label columns."""
+        cached = self.merged_cache.get(worksheet.title)
+        if cached is None:
+            cached = {}
+            label_cols = {
+                c.col for s in self.spec.sheets if s.name == worksheet.title for t in s.tables
+                for c in t.columns if c.role in ("stt", "label")
+            }
+            for merged in worksheet.merged_cells.ranges:
+                value = _value(worksheet, merged.min_row, merged.min_col)
+                if _is_blank(value) or merged.max_row - merged.min_row > MAX_ADDED_ROWS:
+                    continue
+                for col in range(merged.min_col, merged.max_col + 1):
+                    if col in label_cols:
+                        for row in range(merged.min_row, merged.max_row + 1):
+                            cached[(row, col)] = value
+            self.merged_cache[worksheet.title] = cached
+        return cached
+
+    def row_texts(self, worksheet, row: int, columns: list[int]) -> list[str]:
+        """The texts of a row's label cells, merged cells read from their range, in order."""
+        merged = self.merged_values(worksheet)
+        texts: list[str] = []
+        for col in range(columns[0], columns[-1] + 1):
+            value = merged.get((row, col), _value(worksheet, row, col))
+            text = _normal(value)
+            if text and (not texts or texts[-1] != text):
+                texts.append(text)
+        return texts
+
     def check_labels(self, sheets: set[str]) -> None:
         tables = {(t.sheet, t.index): t for s in self.spec.sheets for t in s.tables}
         for row in self.spec.rows:
-            if row.sheet not in sheets or not _normal(row.label):
+            expected = _normal(row.label)
+            if row.sheet not in sheets or not expected:
                 continue
             table = tables.get((row.sheet, row.table))
             columns = self.label_columns(table) if table else []
@@ -303,21 +336,27 @@ class _Reader:
             worksheet = self.workbook[row.sheet]
             first = columns[0]
             found = _value(worksheet, row.row, first)
-            if _normal(found) == _normal(row.label):
+            if _normal(found) == expected:
                 continue
-            # A label spread over several label columns (merged or not) is read as one text.
-            joined = " ".join(
-                str(_value(worksheet, row.row, col))
-                for col in range(first, columns[-1] + 1)
-                if not _is_blank(_value(worksheet, row.row, col))
-            )
-            if _normal(joined) == _normal(row.label):
+            # A label spread over several columns, or composed by the loader from merged parent
+            # cells ("Tổng số — Nhập cảnh — Cộng dồn"), is compared part by part.
+            parts = [_normal(part) for part in re.split(r"\s+—\s+", row.label)]
+            stt = [c.col for c in table.columns if c.role == "stt"] if table else []
+            spans = [columns] + ([[min(stt + columns), columns[-1]]] if stt else [])
+            matched = False
+            for span in spans:
+                texts = self.row_texts(worksheet, row.row, span)
+                if " ".join(texts) == expected or texts == parts or (texts and texts[-len(parts):] == parts):
+                    matched = True
+                    break
+            if matched:
                 continue
             if table and table.shape == "entity" and row.kind == "entity":
                 continue  # entity names are data in an entity list
+            shown = _normal(found) or " — ".join(self.row_texts(worksheet, row.row, columns))
             address = f"{get_column_letter(first)}{row.row}"
             self.problem(
-                f"nhãn dòng đã đổi từ «{_normal(row.label)}» thành «{_normal(found)}» (dòng có thể đã "
+                f"nhãn dòng đã đổi từ «{expected}» thành «{shown}» (dòng có thể đã "
                 "bị chèn, xóa hoặc sửa). Vui lòng dùng đúng biểu mẫu đã tải về.",
                 row.sheet,
                 address,
@@ -470,6 +509,12 @@ class _Reader:
                 return True
         return False
 
+    def is_entity_row(self, table: TableSpec, cells) -> bool:
+        """An added entity: data, or a name with something in a value column."""
+        roles = {cells_col.col: cells_col.role for cells_col in table.columns}
+        present = {roles.get(cell.column) for cell in cells}
+        return self.is_data_row(table, cells) or ("label" in present and "value" in present)
+
     def check_below(self, worksheet, table: TableSpec, next_start: int | None) -> None:
         """Rows below the table. An entity list's rows right after it (up to the first empty
         row) are added entities: data. Anywhere else a row with data (a number in a value column,
@@ -491,8 +536,9 @@ class _Reader:
                 adjacent = False
                 continue
             if table.shape == "entity" and adjacent:
-                self.read_added_entity_row(table, row, cells, columns, types)
-                continue
+                if self.is_entity_row(table, cells):
+                    self.read_added_entity_row(table, row, cells, columns, types)
+                continue  # a foot-note right below the list
             if not self.is_data_row(table, cells):
                 continue
             for target in cells:
