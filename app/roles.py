@@ -34,6 +34,12 @@ _READ_COMMON = [
     (r"AppUserView", r"(can_userinfo|can_userinfoedit|can_resetmypassword)"),
 ]
 
+# Reports: the list and the entry page (entry roles fill and save; the others read).
+_REPORT_VIEWS = r"(ReportView|ReportEntryView)"
+_REPORT_MENUS = (r"(Báo cáo|Danh sách báo cáo)", "menu_access")
+_REPORT_ENTRY = [(_REPORT_VIEWS, ANY), _REPORT_MENUS]
+_REPORT_READ = [(_REPORT_VIEWS, READ), (r"ReportEntryView", r"can_check"), _REPORT_MENUS]
+
 # Per role: the (view, permission) patterns it is granted, each matched against the whole
 # name. The provincial admin is FAB's AUTH_ROLE_ADMIN and holds every permission.
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
@@ -51,12 +57,13 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
             r"|Security|List Users)",
             "menu_access",
         ),
-    ],
-    AGGREGATOR: _READ_COMMON,
-    APPROVER: _READ_COMMON,
-    SIGNER: _READ_COMMON,
-    DATA_ENTRY: _READ_COMMON,
-    VIEWER: _READ_COMMON,
+    ]
+    + _REPORT_ENTRY,
+    AGGREGATOR: _READ_COMMON + _REPORT_ENTRY,
+    APPROVER: _READ_COMMON + _REPORT_READ,
+    SIGNER: _READ_COMMON + _REPORT_READ,
+    DATA_ENTRY: _READ_COMMON + _REPORT_ENTRY,
+    VIEWER: _READ_COMMON + _REPORT_READ,
 }
 
 # Roles a unit admin may grant: never the provincial admin.

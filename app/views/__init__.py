@@ -50,3 +50,9 @@ def register_views(appbuilder) -> None:
     from app.views.imports import register_import_views
 
     register_import_views(appbuilder)
+
+    from app.views.entry import ReportEntryView, ReportView
+
+    reports = _l("Báo cáo")
+    appbuilder.add_view(ReportView, "Danh sách báo cáo", label=_l("Danh sách báo cáo"), icon="fa-table", category="Báo cáo", category_label=reports, category_icon="fa-file-text-o")
+    appbuilder.add_view_no_menu(ReportEntryView)

@@ -1,0 +1,686 @@
+"""Filling a report: the list of reachable reports and the entry page drawn from the form spec.
+
+The entry page shows each sheet of the form as the paper does (header merges, the column-number
+row, STT, labels, units), entry cells as inputs, computed cells grey and read-only, fixed cells
+as text, and the narrative blocks as multi-line text. The browser recomputes the computed cells
+while the person types (app/static/js/formulas.js); the server recomputes them on every save and
+never takes a total from the browser (app.reports.save_values).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import zipfile
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from flask import Response, abort, current_app, flash, jsonify, redirect, request, url_for
+from flask_appbuilder import BaseView, expose, has_access
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+from sqlalchemy import select
+
+from app.errors import DomainError
+from app.extensions import db
+from app.formatting import format_datetime, format_number
+from app.models import Report, ReportAttachment, ReportValue
+from app.models.forms import utcnow
+from app.reports import (
+    ReportConflict,
+    load_values,
+    read_only_keys,
+    save_values,
+    spec_of,
+    split_key,
+    validate_values,
+)
+from app.scoping import current_user, read_criterion, unit_in_scope
+from app.specs.model import CellSpec, FormSpec, Problem
+from app.text import nfc
+from app.views.base import ScopedInterface, ScopedModelView
+
+EDITABLE_STATES = ("draft", "rejected", "returned")
+STATE_LABELS = {
+    "draft": _l("Đang nhập"),
+    "submitted": _l("Đã gửi"),
+    "approved": _l("Đã duyệt"),
+    "rejected": _l("Bị từ chối"),
+    "returned": _l("Bị trả lại"),
+    "signed": _l("Đã ký số"),
+}
+ATTACHMENT_KINDS = ("narrative", "linked")
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+ATTACHMENT_TYPES = {
+    ".pdf": "application/pdf",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def state_label(state) -> str:
+    return str(STATE_LABELS.get(state, state or ""))
+
+
+# -- the list -----------------------------------------------------------------------------------
+
+
+class ReportView(ScopedModelView):
+    """The reports a person can reach, each with a link to its entry page."""
+
+    datamodel = ScopedInterface(Report)
+    route_base = "/reports"
+    base_permissions = ["can_list", "can_show"]
+    list_title = _l("Báo cáo")
+    show_title = _l("Thông tin báo cáo")
+    list_columns = ["form_code", "unit", "period", "state", "updated_at", "id"]
+    show_columns = ["form_code", "regime", "unit", "period", "state", "revision", "updated_at", "id"]
+    search_columns = ["form_code", "unit", "period", "state"]
+    order_columns = ["form_code", "state", "updated_at"]
+    base_order = ("updated_at", "desc")
+    label_columns = {
+        "form_code": _l("Mã biểu"),
+        "regime": _l("Chế độ báo cáo"),
+        "unit": _l("Đơn vị"),
+        "period": _l("Kỳ báo cáo"),
+        "state": _l("Trạng thái"),
+        "revision": _l("Lần lưu"),
+        "updated_at": _l("Cập nhật lúc"),
+        "id": _l("Nhập liệu"),
+    }
+
+    def _init_properties(self):
+        super()._init_properties()
+        self.formatters_columns["state"] = state_label
+        self.formatters_columns["id"] = lambda pk: Markup(
+            '<a class="btn btn-xs btn-primary entry-link" href="{}">{}</a>'
+        ).format(url_for("ReportEntryView.show", report_id=pk), _("Mở biểu"))
+
+
+# -- laying out the form ------------------------------------------------------------------------
+
+_ADDRESS = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d+)$")
+
+
+def column_number(letters: str) -> int:
+    number = 0
+    for ch in letters.upper():
+        number = number * 26 + ord(ch) - 64
+    return number
+
+
+def column_letter(number: int) -> str:
+    letters = ""
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def parse_address(address: str) -> tuple[int, int]:
+    """(row, column) of "C5"."""
+    match = _ADDRESS.match(address.strip())
+    if not match:
+        raise ValueError(address)
+    return int(match.group(2)), column_number(match.group(1))
+
+
+def parse_range(text: str) -> tuple[int, int, int, int]:
+    """(first row, first col, last row, last col) of "C5:D6" (or of a single address)."""
+    first, _sep, last = text.partition(":")
+    r1, c1 = parse_address(first)
+    r2, c2 = parse_address(last or first)
+    return min(r1, r2), min(c1, c2), max(r1, r2), max(c1, c2)
+
+
+@dataclass
+class GridCell:
+    text: str = ""
+    kind: str = "static"  # static | entry | computed | fixed | stt | label | unit
+    cell: CellSpec | None = None
+    colspan: int = 1
+    rowspan: int = 1
+    value: str = ""  # the input's value for entry cells
+    level: int = 0
+    bold: bool = False
+    readonly: bool = False
+    options: list = field(default_factory=list)
+
+
+@dataclass
+class GridRow:
+    number: int
+    kind: str
+    cells: list[GridCell]
+    hidden: bool = False
+
+
+@dataclass
+class GridTable:
+    index: int
+    header_rows: list[list[GridCell]]
+    number_row: list[str] | None
+    rows: list[GridRow]
+    widths: list[str]
+
+
+@dataclass
+class GridSheet:
+    name: str
+    slug: str
+    title: list[str]
+    tables: list[GridTable]
+    narratives: list[dict]
+
+
+DEFAULT_HEADERS = {"stt": "STT", "label": "Chỉ tiêu", "unit": "Đơn vị tính", "code": "Mã số",
+                   "note": "Ghi chú"}
+
+
+def display(cell: CellSpec, value) -> str:
+    """A stored value as the input or the grey cell shows it: numbers in Vietnamese format."""
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        if cell.kind == "computed" and cell.decimals is not None:
+            return format_number(value, cell.decimals)
+        if cell.type == "percent":
+            return format_number(value * 100) + "%"
+        return format_number(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return format_number(value)
+    return str(value)
+
+
+def _header_rows(table, positions: dict[int, int]) -> list[list[GridCell]]:
+    first, last = table.header_first_row, table.header_last_row
+    if table.headers:
+        starts = {}
+        covered = set()
+        for header in table.headers:
+            try:
+                r1, c1, r2, c2 = parse_range(header.range)
+            except ValueError:
+                continue
+            cols = [c for c in positions if c1 <= c <= c2]
+            if not cols:
+                continue
+            r1, r2 = max(r1, first), min(r2, last)
+            starts[(r1, min(cols))] = GridCell(
+                text=header.text, rowspan=max(1, r2 - r1 + 1), colspan=len(cols)
+            )
+            for r in range(r1, r2 + 1):
+                for c in cols:
+                    if (r, c) != (r1, min(cols)):
+                        covered.add((r, c))
+        rows = []
+        for r in range(first, last + 1):
+            cells = []
+            for c in sorted(positions):
+                if (r, c) in covered:
+                    continue
+                cells.append(starts.get((r, c)) or GridCell())
+            rows.append(cells)
+        return [row for row in rows if row]
+    # no header cells in the spec: one level per header_path entry
+    depth = max([len(c.header_path) for c in table.columns] + [1])
+    rows = [[] for _ in range(depth)]
+    for column in sorted(table.columns, key=lambda c: c.col):
+        path = list(column.header_path) or [DEFAULT_HEADERS.get(column.role, "")]
+        for level in range(depth):
+            if level < len(path) - 1 or (level == len(path) - 1 and level == depth - 1):
+                rows[level].append(GridCell(text=path[level]))
+            elif level == len(path) - 1:
+                rows[level].append(GridCell(text=path[level], rowspan=depth - level))
+    return rows
+
+
+def _number_row(table) -> list[str] | None:
+    columns = sorted(table.columns, key=lambda c: c.col)
+    labels = [c.number_label for c in columns]
+    if any(labels):
+        return [label or "" for label in labels]
+    if table.number_row is None:
+        return None
+    out, letters, numbers = [], iter("ABCDEFGH"), 0
+    for column in columns:
+        if column.role in ("stt", "label", "unit", "code"):
+            out.append(next(letters, ""))
+        else:
+            numbers += 1
+            out.append(str(numbers))
+    return out
+
+
+def build_grid(spec: FormSpec, values: dict, editable: bool) -> list[GridSheet]:
+    cells_at = {(c.sheet, c.cell.replace("$", "").upper()): c for c in spec.cells}
+    locked = read_only_keys(spec)
+    sheets = []
+    for position, sheet in enumerate(spec.sheets):
+        hidden_rows = set(sheet.hidden_rows or [])
+        tables = []
+        for table in sheet.tables:
+            columns = sorted(table.columns, key=lambda c: c.col)
+            positions = {c.col: i for i, c in enumerate(columns)}
+            rows = sorted(
+                (r for r in spec.rows if r.sheet == sheet.name and r.table == table.index),
+                key=lambda r: r.row,
+            )
+            covered: set[tuple[int, int]] = set()
+            grid_rows = []
+            for row in rows:
+                cells = []
+                for column in columns:
+                    if (row.row, column.col) in covered:
+                        continue
+                    address = f"{column.letter}{row.row}"
+                    spec_cell = cells_at.get((sheet.name, address))
+                    grid = GridCell()
+                    if spec_cell is not None:
+                        grid = _value_cell(spec, spec_cell, values, editable, locked)
+                        if spec_cell.merged_range:
+                            try:
+                                r1, c1, r2, c2 = parse_range(spec_cell.merged_range)
+                            except ValueError:
+                                r1 = r2 = row.row
+                                c1 = c2 = column.col
+                            span_cols = [c for c in positions if c1 <= c <= c2]
+                            grid.colspan = max(1, len(span_cols))
+                            grid.rowspan = max(1, r2 - r1 + 1)
+                            for r in range(r1, r2 + 1):
+                                for c in span_cols:
+                                    if (r, c) != (row.row, column.col):
+                                        covered.add((r, c))
+                    elif column.role == "stt":
+                        grid = GridCell(text=row.number or "", kind="stt")
+                    elif column.role == "label":
+                        grid = GridCell(text=row.label, kind="label", level=row.level,
+                                        bold=row.bold or row.kind == "heading")
+                    elif column.role == "unit":
+                        grid = GridCell(text=row.unit or "", kind="unit")
+                    elif column.role == "code":
+                        grid = GridCell(text=row.code or "", kind="unit")
+                    cells.append(grid)
+                grid_rows.append(GridRow(number=row.row, kind=row.kind, cells=cells,
+                                         hidden=row.hidden or row.row in hidden_rows))
+            widths = []
+            for column in columns:
+                width = (sheet.column_widths or {}).get(column.letter)
+                widths.append(f"{min(max(float(width) * 7.5, 40), 520):.0f}px" if width else "")
+            tables.append(GridTable(
+                index=table.index,
+                header_rows=_header_rows(table, {c.col: i for i, c in enumerate(columns)}),
+                number_row=_number_row(table),
+                rows=grid_rows,
+                widths=widths,
+            ))
+        narratives = [
+            {"key": block.key, "label": block.label, "required": block.required,
+             "value": "" if values.get(block.key) is None else str(values.get(block.key))}
+            for block in spec.narrative_blocks if block.sheet == sheet.name
+        ]
+        sheets.append(GridSheet(name=sheet.name, slug=f"sheet-{position}", title=sheet.title,
+                                tables=tables, narratives=narratives))
+    known = {s.name for s in spec.sheets}
+    orphans = [b for b in spec.narrative_blocks if b.sheet not in known]
+    if orphans and sheets:
+        sheets[-1].narratives += [
+            {"key": b.key, "label": b.label, "required": b.required,
+             "value": "" if values.get(b.key) is None else str(values.get(b.key))}
+            for b in orphans
+        ]
+    return sheets
+
+
+def _value_cell(spec, cell: CellSpec, values, editable, locked) -> GridCell:
+    if cell.kind == "entry":
+        options = []
+        if cell.type == "choice" and cell.choices:
+            options = [(o.value, o.label) for o in spec.choices.get(cell.choices, [])]
+        return GridCell(kind="entry", cell=cell, value=display(cell, values.get(cell.key)),
+                        readonly=not editable or cell.key in locked, options=options)
+    if cell.kind == "computed":
+        return GridCell(kind="computed", cell=cell, text=display(cell, values.get(cell.key)))
+    value = values.get(cell.key, cell.value)
+    return GridCell(kind="fixed", cell=cell, text=display(cell, value))
+
+
+def client_cells(spec: FormSpec) -> list[dict]:
+    """What the browser needs of every value cell to recompute and to read numbers."""
+    return [
+        {"key": c.key, "sheet": c.sheet, "cell": c.cell.replace("$", "").upper(), "kind": c.kind,
+         "type": c.type, "formula": c.formula, "decimals": c.decimals,
+         "value": c.value if c.kind == "fixed" else None}
+        for c in spec.cells
+    ]
+
+
+# -- attachments --------------------------------------------------------------------------------
+
+
+def check_attachment(filename: str, data: bytes) -> str | None:
+    """Why an uploaded file is refused (Vietnamese), or None when it is a PDF, DOCX or XLSX."""
+    extension = os.path.splitext(filename.lower())[1]
+    if extension not in ATTACHMENT_TYPES:
+        return _("Chỉ nhận tệp PDF, DOCX hoặc XLSX.")
+    if not data:
+        return _("Tệp rỗng.")
+    if len(data) > MAX_ATTACHMENT_BYTES:
+        return _("Tệp lớn hơn %(size)s MB.", size=MAX_ATTACHMENT_BYTES // (1024 * 1024))
+    if extension == ".pdf":
+        if not data.startswith(b"%PDF-"):
+            return _("Nội dung tệp không phải PDF dù tên tệp có đuôi .pdf.")
+        return None
+    if not data.startswith(b"PK\x03\x04"):
+        return _("Nội dung tệp không phải %(kind)s dù tên tệp có đuôi %(ext)s.",
+                 kind=extension[1:].upper(), ext=extension)
+    marker = "word/" if extension == ".docx" else "xl/"
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = archive.namelist()
+    except zipfile.BadZipFile:
+        return _("Tệp hỏng, không mở được.")
+    if "[Content_Types].xml" not in names or not any(n.startswith(marker) for n in names):
+        return _("Nội dung tệp không phải %(kind)s dù tên tệp có đuôi %(ext)s.",
+                 kind=extension[1:].upper(), ext=extension)
+    if any(n.lower().endswith("vbaproject.bin") for n in names):
+        return _("Tệp có macro, không nhận.")
+    return None
+
+
+def _safe_filename(name: str) -> str:
+    name = nfc(os.path.basename((name or "").replace("\\", "/"))).strip()
+    name = re.sub(r"[\x00-\x1f\"<>|*?:/]", "_", name)
+    return name[:200] or "tep"
+
+
+# -- the entry page -----------------------------------------------------------------------------
+
+
+def problem_payload(problem: Problem, keys_at: dict) -> dict:
+    address = f"{problem.column or ''}{problem.row or ''}"
+    return {
+        "key": keys_at.get((problem.sheet, address)),
+        "sheet": problem.sheet,
+        "cell": address,
+        "where": problem.where(),
+        "message": problem.message,
+        "severity": problem.severity,
+    }
+
+
+class ReportEntryView(BaseView):
+    """The entry page of one report, its save and validate calls and its attachments."""
+
+    route_base = "/entry"
+    default_view = "show"
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _report(self, report_id: int) -> Report:
+        query = select(Report).where(Report.id == report_id)
+        criterion = read_criterion(Report, current_user())
+        if criterion is not None:
+            query = query.where(criterion)
+        report = db.session.scalars(query).first()
+        if report is None:
+            abort(404)
+        return report
+
+    def _may_enter(self, report: Report) -> bool:
+        user = current_user()
+        if user is None or report.state not in EDITABLE_STATES:
+            return False
+        if not self.appbuilder.sm.has_access("can_save", self.class_permission_name):
+            return False
+        return unit_in_scope(report.unit, user)
+
+    def _check_csrf(self) -> None:
+        if not current_app.config.get("WTF_CSRF_ENABLED", True):
+            return
+        from flask_wtf.csrf import ValidationError, validate_csrf
+
+        token = request.headers.get("X-CSRFToken") or request.form.get("csrf_token")
+        try:
+            validate_csrf(token)
+        except ValidationError:
+            abort(400, description=_("Phiên làm việc đã hết hạn: tải lại trang rồi thử lại."))
+
+    @staticmethod
+    def _keys_at(spec: FormSpec) -> dict:
+        return {(c.sheet, c.cell.replace("$", "").upper()): c.key for c in spec.cells}
+
+    @staticmethod
+    def _attachments(report: Report) -> list[ReportAttachment]:
+        return db.session.scalars(
+            select(ReportAttachment)
+            .where(ReportAttachment.report_id == report.id)
+            .order_by(ReportAttachment.uploaded_at)
+        ).all()
+
+    # -- the page -------------------------------------------------------------------------------
+    @expose("/<int:report_id>")
+    @has_access
+    def show(self, report_id: int):
+        from flask_wtf.csrf import generate_csrf
+
+        report = self._report(report_id)
+        spec = spec_of(report.form_version)
+        values = load_values(db.session, report)
+        editable = self._may_enter(report)
+        sheets = build_grid(spec, values, editable)
+        kind = getattr(report.regime, "report_kind", None)
+        config = {
+            "saveUrl": url_for("ReportEntryView.save", report_id=report.id),
+            "validateUrl": url_for("ReportEntryView.check", report_id=report.id),
+            "editable": editable,
+            "revision": report.revision,
+            "cells": client_cells(spec),
+            "sheets": [s.name for s in spec.sheets],
+            "messages": {
+                "saved": _("Đã lưu %(count)s ô."),
+                "nothing": _("Không có thay đổi nào cần lưu."),
+                "conflict": _("Ô này đã được người khác sửa trong lúc bạn nhập. Tải lại trang để xem số mới."),
+                "valid": _("Không phát hiện lỗi nào."),
+                "problems": _("Có %(count)s lỗi cần sửa:"),
+                "failed": _("Không lưu được: %(reason)s"),
+                "network": _("Không kết nối được máy chủ; số liệu vẫn còn trên trang, hãy thử lại."),
+                "leave": _("Còn số liệu chưa lưu. Rời trang sẽ mất các thay đổi này."),
+                "notNumber": _("«%(value)s» không phải là số"),
+                "unsaved": _("Chưa lưu"),
+                "formula": _("Lỗi công thức: %(reason)s"),
+            },
+        }
+        return self.render_template(
+            "entry/form.html",
+            report=report,
+            spec=spec,
+            sheets=sheets,
+            editable=editable,
+            state=state_label(report.state),
+            updated=format_datetime(report.updated_at) if report.updated_at else "",
+            config=config,
+            csrf=generate_csrf(),
+            attachments_enabled=kind in ATTACHMENT_KINDS,
+            attachments=self._attachments(report),
+            max_mb=MAX_ATTACHMENT_BYTES // (1024 * 1024),
+            attachment_size=attachment_size,
+        )
+
+    # -- saving ---------------------------------------------------------------------------------
+    @expose("/<int:report_id>/save", methods=["POST"])
+    @has_access
+    def save(self, report_id: int):
+        self._check_csrf()
+        report = self._report(report_id)
+        if not self._may_enter(report):
+            return jsonify(message=_("Bạn không được sửa số liệu của báo cáo này.")), 403
+        payload = request.get_json(silent=True) or {}
+        changes = payload.get("changes") or {}
+        base = payload.get("base")
+        if not isinstance(changes, dict) or (base is not None and not isinstance(base, dict)):
+            return jsonify(message=_("Dữ liệu gửi lên không hợp lệ.")), 400
+        spec = spec_of(report.form_version)
+        narrative_keys = {b.key for b in spec.narrative_blocks}
+        cell_changes = {k: v for k, v in changes.items() if k not in narrative_keys}
+        narrative_changes = {k: v for k, v in changes.items() if k in narrative_keys}
+        user = current_user()
+        try:
+            result = save_values(db.session, report, cell_changes, user=user, base_values=base)
+            saved_narratives = _save_narratives(report, narrative_changes, base, user)
+            if saved_narratives and not result.saved:
+                report.revision = Report.revision + 1
+                report.updated_at = utcnow()
+                report.updated_by_id = getattr(user, "id", None)
+            db.session.flush()
+            revision = report.revision
+            db.session.commit()
+        except ReportConflict as conflict:
+            db.session.rollback()
+            return jsonify(message=_("%(count)s ô đã được người khác sửa trong lúc bạn nhập; "
+                                     "hãy tải lại để xem số mới trước khi lưu đè.",
+                                     count=len(conflict.keys)),
+                           keys=conflict.keys), 409
+        except DomainError as error:
+            db.session.rollback()
+            return jsonify(message=str(error.message if hasattr(error, "message") else error)), 422
+        db.session.refresh(report)
+        values = load_values(db.session, report)
+        keys_at = self._keys_at(spec)
+        computed = {c.key: display(c, values.get(c.key)) for c in spec.computed_cells}
+        return jsonify(
+            saved=result.saved + saved_narratives,
+            revision=revision,
+            ignored=result.ignored,
+            warnings=[problem_payload(p, keys_at) for p in result.problems],
+            values=computed,
+        )
+
+    @expose("/<int:report_id>/validate", methods=["POST"])
+    @has_access
+    def check(self, report_id: int):
+        self._check_csrf()
+        report = self._report(report_id)
+        spec = spec_of(report.form_version)
+        values = load_values(db.session, report)
+        payload = request.get_json(silent=True) or {}
+        typed = payload.get("values")
+        if isinstance(typed, dict):
+            entry_keys = {c.key for c in spec.entry_cells} | {b.key for b in spec.narrative_blocks}
+            values.update({k: v for k, v in typed.items() if k in entry_keys})
+        keys_at = self._keys_at(spec)
+        problems = [problem_payload(p, keys_at) for p in validate_values(spec, values)]
+        for block in spec.narrative_blocks:
+            text = values.get(block.key)
+            if block.required and (text is None or not str(text).strip()):
+                problems.append({"key": block.key, "sheet": block.sheet, "cell": block.range,
+                                 "where": block.label or block.key,
+                                 "message": _("chưa nhập (bắt buộc)"), "severity": "error"})
+        return jsonify(ok=not problems, problems=problems)
+
+    # -- attachments ----------------------------------------------------------------------------
+    @expose("/<int:report_id>/attachments", methods=["POST"])
+    @has_access
+    def upload(self, report_id: int):
+        self._check_csrf()
+        report = self._report(report_id)
+        back = redirect(url_for("ReportEntryView.show", report_id=report.id) + "#attachments")
+        if getattr(report.regime, "report_kind", None) not in ATTACHMENT_KINDS:
+            flash(_("Báo cáo này không nhận tệp đính kèm."), "danger")
+            return back
+        if not self._may_enter(report):
+            flash(_("Bạn không được đính kèm tệp vào báo cáo này."), "danger")
+            return back
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            flash(_("Chọn tệp cần đính kèm."), "danger")
+            return back
+        data = upload.stream.read(MAX_ATTACHMENT_BYTES + 1)
+        filename = _safe_filename(upload.filename)
+        problem = check_attachment(filename, data)
+        if problem:
+            flash(_("Không nhận tệp «%(name)s»: %(reason)s", name=filename, reason=problem), "danger")
+            return back
+        extension = os.path.splitext(filename.lower())[1]
+        db.session.add(ReportAttachment(
+            report_id=report.id, filename=filename, content_type=ATTACHMENT_TYPES[extension],
+            size=len(data), sha256=hashlib.sha256(data).hexdigest(), content=data,
+            uploaded_by_id=getattr(current_user(), "id", None),
+        ))
+        db.session.commit()
+        flash(_("Đã đính kèm tệp «%(name)s».", name=filename), "success")
+        return back
+
+    @expose("/<int:report_id>/attachments/<int:attachment_id>")
+    @has_access
+    def download(self, report_id: int, attachment_id: int):
+        report = self._report(report_id)
+        attachment = db.session.scalars(
+            select(ReportAttachment).where(
+                ReportAttachment.id == attachment_id, ReportAttachment.report_id == report.id
+            )
+        ).first()
+        if attachment is None:
+            abort(404)
+        from urllib.parse import quote
+
+        response = Response(attachment.content, mimetype=attachment.content_type)
+        response.headers["Content-Disposition"] = (
+            f"attachment; filename*=UTF-8''{quote(attachment.filename)}"
+        )
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+def _save_narratives(report: Report, changes: dict, base: dict | None, user) -> int:
+    """Store narrative texts as values keyed by the block's key (the spec has no cell for
+    them); same conflict rule as the cells. Runs after save_values, which holds the lock."""
+    if not changes:
+        return 0
+    if report.state not in EDITABLE_STATES:
+        raise DomainError(_("Báo cáo đã gửi đi, không sửa được số liệu."))
+    existing = {
+        row.row_key: row
+        for row in db.session.scalars(
+            select(ReportValue).where(
+                ReportValue.report_id == report.id,
+                ReportValue.row_key.in_(list(changes)),
+                ReportValue.column_key == "",
+            )
+        )
+    }
+    conflicts, to_write = [], {}
+    for key, raw in changes.items():
+        text = nfc(str(raw)).strip() if raw is not None else ""
+        value = text or None
+        current = existing[key].text_value if key in existing else None
+        if base is not None and key in base:
+            seen = nfc(str(base[key] or "")).strip() or None
+            if seen != current and value != current:
+                conflicts.append(key)
+                continue
+        if value != current:
+            to_write[key] = value
+    if conflicts:
+        db.session.rollback()
+        raise ReportConflict("conflict", conflicts)
+    now = utcnow()
+    for key, value in to_write.items():
+        row = existing.get(key)
+        if row is None:
+            row_key, column_key = split_key(key)
+            row = ReportValue(report_id=report.id, row_key=row_key, column_key=column_key,
+                              breakdown_key="")
+            db.session.add(row)
+        row.number_value, row.text_value = None, value
+        row.saved_by_id = getattr(user, "id", None)
+        row.saved_at = now
+    return len(to_write)
+
+
+def attachment_size(size: int) -> str:
+    if size >= 1024 * 1024:
+        return format_number(size / (1024 * 1024), 1) + " MB"
+    return format_number(max(1, round(size / 1024))) + " KB"
