@@ -450,8 +450,48 @@ def load_demo(session) -> DemoResult:
     finance = next(u for u in departments if u.internal_code == LEAD_AGENCY)
     indicators = _catalogue(session, result, finance)
     _regimes(session, result, committee, departments, communes, indicators)
+    _monthly_reports(session, finance, departments, communes)
     session.flush()
     return result
+
+
+KTXH_SPEC = REPO_ROOT / "form_specs" / "ktxh_thang.yaml"
+KTXH_FORM_CODE = "KTXH-B01"
+
+
+def _monthly_reports(session, finance, departments, communes) -> int:
+    """This month's KTXH-B01 reports of the departments and communes, when the built-in spec
+    is there and can be published; reports already created are kept as they are."""
+    if not KTXH_SPEC.exists():
+        return 0
+    from app.errors import DomainError
+    from app.models import Period, Regime, Report
+    from app.reports import get_or_create_report, publish_form_version
+    from app.specs.model import FormSpec
+
+    regime = session.scalar(select(Regime).where(Regime.code == MONTHLY_REGIME))
+    today = dt.date.today()
+    period = regime and session.scalar(
+        select(Period).where(Period.regime_id == regime.id, Period.year == today.year,
+                             Period.number == today.month)
+    )
+    if period is None:
+        return 0
+    try:
+        spec = FormSpec.from_yaml(KTXH_SPEC.read_text(encoding="utf-8"))
+        publish_form_version(session, spec, regime=regime, owner_unit=finance, builtin=True)
+    except (DomainError, ValueError, TypeError, KeyError):
+        return 0
+    have = set(session.scalars(
+        select(Report.unit_id).where(Report.period_id == period.id,
+                                     Report.form_code == KTXH_FORM_CODE)
+    ))
+    created = 0
+    for unit in list(departments) + list(communes):
+        if unit.id not in have:
+            get_or_create_report(session, period, unit, KTXH_FORM_CODE)
+            created += 1
+    return created
 
 
 def load_demo_if_empty(session) -> DemoResult | None:
