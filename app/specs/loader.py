@@ -21,6 +21,7 @@ What the loader decides, sheet by sheet:
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import re
@@ -61,6 +62,7 @@ from app.specs.model import (
 from app.text import fold
 
 SUM_RE = re.compile(r"^=\s*SUM\(\s*\$?([A-Z]+)\$?(\d+)\s*:\s*\$?([A-Z]+)\$?(\d+)\s*\)\s*$", re.I)
+_DECIMAL_TYPES = frozenset(("decimal", "percent", "integer"))
 ARTEFACT_SHEETS = ("errors", "error", "loi", "log", "debug")
 MAX_MERGE_CELLS = 20000
 LONG_TEXT = 60
@@ -68,6 +70,18 @@ LONG_TEXT = 60
 
 def load_spec(source, filename: str | None = None, code: str | None = None) -> FormSpec:
     """Read a template (path, bytes or file object) into a FormSpec; problems go in spec.problems."""
+    # the loader makes many small objects next to a large workbook tree: pausing the cyclic
+    # garbage collector meanwhile saves it from walking that tree again and again
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _load_spec(source, filename, code)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _load_spec(source, filename, code) -> FormSpec:
     data, filename = _read_source(source, filename)
     stem = os.path.splitext(os.path.basename(filename))[0] if filename else "bieu_mau"
     spec = FormSpec(code=code or stem, title=stem, source_filename=filename)
@@ -105,6 +119,7 @@ class _Table:
     unit_col: int | None = None
     code_col: int | None = None
     value_cols: list[int] = field(default_factory=list)
+    content_stats: dict[int, tuple[int, int, int]] = field(default_factory=dict)
 
 
 class _WorkbookLoader:
@@ -114,6 +129,10 @@ class _WorkbookLoader:
         self.spec = spec
         self.caught = caught
         self.formats: dict = {}
+        self.fmt_by_id: dict = {}
+        self.bold_by_id: dict = {}
+        self.indent_by_id: dict = {}
+        self.unlocked_by_id: dict = {}
         self.choice_names: dict[tuple, str] = {}
         self.pending_rows: list[tuple[SheetSpec, list[RowSpec], list]] = []
         self.formula_cells: dict[str, list[CellSpec]] = defaultdict(list)
@@ -268,6 +287,39 @@ class _WorkbookLoader:
                 row.parent_key = key_of_row.get(parent_row) if parent_row else None
             self.spec.rows.extend(reader.rows)
 
+    # style look-ups by style id: a few dict hits instead of a style proxy per cell
+    def cell_format(self, cell) -> tuple[str, tuple[str, int | None]]:
+        key = cell._style.numFmtId
+        found = self.fmt_by_id.get(key)
+        if found is None:
+            fmt = cell.number_format
+            found = self.fmt_by_id[key] = (fmt, self.number_format(fmt))
+        return found
+
+    def bold(self, cell) -> bool:
+        key = cell._style.fontId
+        found = self.bold_by_id.get(key)
+        if found is None:
+            font = cell.font
+            found = self.bold_by_id[key] = bool(font is not None and font.b)
+        return found
+
+    def indent(self, cell) -> int:
+        key = cell._style.alignmentId
+        found = self.indent_by_id.get(key)
+        if found is None:
+            alignment = cell.alignment
+            found = self.indent_by_id[key] = int(alignment.indent or 0) if alignment is not None else 0
+        return found
+
+    def unlocked(self, cell) -> bool:
+        key = cell._style.protectionId
+        found = self.unlocked_by_id.get(key)
+        if found is None:
+            protection = cell.protection
+            found = self.unlocked_by_id[key] = bool(protection is not None and protection.locked is False)
+        return found
+
     def number_format(self, fmt: str) -> tuple[str, int | None]:
         result = self.formats.get(fmt)
         if result is None:
@@ -290,34 +342,120 @@ class _WorkbookLoader:
         return name
 
     def _cached_values(self) -> None:
+        """Cached results of formula cells, read straight from the sheet XML (fast path), or
+        with openpyxl in read-only mode when the XML is not the usual shape."""
         if not self.formula_cells:
             return
+        try:
+            cached = _cached_from_xml(self.data, set(self.formula_cells))
+        except Exception:  # noqa: BLE001 - any surprise: the slow, sure way
+            cached = None
+        if cached is None:
+            cached = self._cached_with_openpyxl()
+        for sheet_name, cells in self.formula_cells.items():
+            values = cached.get(sheet_name, {})
+            for cell in cells:
+                value = values.get(cell.cell)
+                if value is not None:
+                    cell.value = value
+
+    def _cached_with_openpyxl(self) -> dict[str, dict[str, object]]:
+        result: dict[str, dict[str, object]] = {}
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 wb = openpyxl.load_workbook(io.BytesIO(self.data), read_only=True, data_only=True, keep_links=False)
         except Exception:  # noqa: BLE001
-            return
+            return result
         try:
             for sheet_name, cells in self.formula_cells.items():
                 ws = wb[sheet_name]
                 wanted = {}
                 for cell in cells:
                     col, row = _split_address(cell.cell)
-                    wanted[(row, col)] = cell
+                    wanted[(row, col)] = cell.cell
                 rows = [k[0] for k in wanted]
                 cols = [k[1] for k in wanted]
-                min_row, max_row, min_col, max_col = min(rows), max(rows), min(cols), max(cols)
-                for r, values in enumerate(
-                    ws.iter_rows(min_row=min_row, max_row=max_row, min_col=min_col, max_col=max_col, values_only=True),
-                    start=min_row,
+                values = result.setdefault(sheet_name, {})
+                for r, row_values in enumerate(
+                    ws.iter_rows(
+                        min_row=min(rows), max_row=max(rows), min_col=min(cols), max_col=max(cols), values_only=True
+                    ),
+                    start=min(rows),
                 ):
-                    for c, value in enumerate(values, start=min_col):
-                        cell = wanted.get((r, c))
-                        if cell is not None and value is not None:
-                            cell.value = value if not hasattr(value, "isoformat") else value.isoformat()
+                    for c, value in enumerate(row_values, start=min(cols)):
+                        address = wanted.get((r, c))
+                        if address is not None and value is not None:
+                            values[address] = value.isoformat() if hasattr(value, "isoformat") else value
         finally:
             wb.close()
+        return result
+
+
+_CELL_RE = re.compile(
+    rb'<c r="([A-Z]+[0-9]+)"([^>]*)>(?:<f[^>]*/>|<f[^>]*>[^<]*</f>)(?:<v>([^<]*)</v>|<v/>)?'
+)
+_TYPE_RE = re.compile(rb't="([a-z]+)"')
+
+
+def _cached_from_xml(data: bytes, sheet_names: set[str]) -> dict[str, dict[str, object]] | None:
+    """{sheet: {address: cached value}} for formula cells, or None when the XML looks unusual."""
+    import html
+    import zipfile
+
+    result: dict[str, dict[str, object]] = {}
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        workbook = archive.read("xl/workbook.xml").decode("utf-8")
+        rels = archive.read("xl/_rels/workbook.xml.rels").decode("utf-8")
+        targets = {}
+        for rel in re.finditer(r"<Relationship\b[^>]*>", rels):
+            tag = rel.group(0)
+            rid = re.search(r'\bId="([^"]+)"', tag)
+            target = re.search(r'\bTarget="([^"]+)"', tag)
+            if rid and target:
+                targets[rid.group(1)] = target.group(1)
+        for sheet in re.finditer(r"<sheet\b[^>]*>", workbook):
+            tag = sheet.group(0)
+            name = re.search(r'\bname="([^"]*)"', tag)
+            rid = re.search(r'\br:id="([^"]+)"', tag) or re.search(r'\bid="([^"]+)"', tag)
+            if not name or not rid:
+                return None
+            sheet_name = html.unescape(name.group(1))
+            if sheet_name not in sheet_names:
+                continue
+            target = targets.get(rid.group(1))
+            if not target:
+                return None
+            path = target.lstrip("/") if target.startswith("/") else "xl/" + target
+            xml = archive.read(path)
+            values: dict[str, object] = {}
+            found = False
+            for match in _CELL_RE.finditer(xml):
+                found = True
+                raw = match.group(3)
+                if raw is None:
+                    continue
+                kind = _TYPE_RE.search(match.group(2))
+                kind = kind.group(1) if kind else b"n"
+                text = html.unescape(raw.decode("utf-8"))
+                if kind in (b"str", b"inlineStr", b"e"):
+                    value: object = text
+                elif kind == b"b":
+                    value = text == "1"
+                elif kind == b"s":
+                    return None  # shared strings as formula results: let openpyxl read them
+                else:
+                    try:
+                        number = float(text)
+                    except ValueError:
+                        value = text
+                    else:
+                        value = int(number) if number.is_integer() and "." not in text and "E" not in text else number
+                values[match.group(1).decode("ascii")] = value
+            if not found:
+                return None
+            result[sheet_name] = values
+    return result
 
 
 def _split_address(address: str) -> tuple[int, int]:
@@ -410,20 +548,30 @@ class _SheetLoader:
         row = self.by_row.get(r)
         if not row:
             return False
-        roles = []
-        for c, v in row.items():
-            if isinstance(v, str) and len(v) <= 80:
-                role = column_role(v)
-                if role:
-                    roles.append(role)
-        if not roles or all(role == "note" for role in roles):
+        # a data row quoting a keyword is not a header: headers are mostly text, no formula
+        texts = 0
+        for v in row.values():
+            if v.__class__ is str:
+                if v.startswith("="):
+                    return False
+                texts += 1
+        if texts < max(2, (len(row) + 1) // 2):
             return False
         width = len(row) + sum(1 for mr in self.merges_by_row.get(r, ()) if (r, mr.min_col) not in row)
         if width < 3:
             return False
-        # a data row quoting a keyword is not a header: headers are mostly text
-        texts = sum(1 for v in row.values() if isinstance(v, str) and not v.startswith("="))
-        return texts >= max(2, (len(row) + 1) // 2)
+        roles = set()
+        for c, v in row.items():
+            if v.__class__ is str:
+                if v.startswith("="):
+                    return False  # a header holds no formula
+                if len(v) <= 80:
+                    role = column_role(v)
+                    if role:
+                        roles.add(role)
+        # two different label keywords (STT and Chỉ tiêu, Đơn vị tính and Mã số…): a data row
+        # whose label happens to start with "Chỉ tiêu…" is no header
+        return len(roles) >= 2 and roles != {"note"}
 
     def is_number_row(self, r: int, cmin: int, cmax: int) -> bool:
         row = self.by_row.get(r)
@@ -537,7 +685,7 @@ class _SheetLoader:
             if r > first and self.is_header_row(r):
                 break
             texts = [clean(v) for v in row.values() if isinstance(v, str) and not v.startswith("=")]
-            if any(is_footer(t) for t in texts):
+            if len(texts) == len(row) and any(is_footer(t) for t in texts):
                 break
             only = list(row)
             if len(only) == 1 and texts:
@@ -556,29 +704,56 @@ class _SheetLoader:
 
     def settle_columns(self, table: _Table, roles, paths, number_labels, cmin, cmax) -> None:
         first, last = table.spec.first_row, table.spec.last_row
-        # statistics of the data under each column
+        # statistics of the data under each column, in one pass over the rows' contents
+        rows_n = last - first + 1
+        n_text = defaultdict(int)
+        n_num = defaultdict(int)
+        n_numbering = defaultdict(int)
+        n_plain = defaultdict(int)  # texts that are no placeholder mark
+        n_long = defaultdict(int)
+        n_formula = defaultdict(int)
+        by_row = self.by_row
+        # long tables: a sample of rows tells the columns apart as well as all of them
+        step = max(1, rows_n // 300)
+        for r in range(first, last + 1, step):
+            row = by_row.get(r)
+            if not row:
+                continue
+            for c, v in row.items():
+                if c < cmin or c > cmax:
+                    continue
+                if v.__class__ is str:
+                    if v.startswith("="):
+                        n_formula[c] += 1
+                        continue
+                    t = clean(v)
+                    if numbering(t) or (len(t) <= 2 and MARKER_RE.match(t)):
+                        n_numbering[c] += 1
+                    elif len(t) > 2:
+                        n_text[c] += 1
+                    if not PLACEHOLDER_RE.match(t):
+                        n_plain[c] += 1
+                        if len(t) >= 80:
+                            n_long[c] += 1
+                elif isinstance(v, (int, float)):
+                    n_num[c] += 1
+        covered_left = defaultdict(int)
+        covered_up = defaultdict(int)
+        for mr in self.merges:
+            if mr.max_row < first or mr.min_row > last or mr.max_col < cmin or mr.min_col > cmax:
+                continue
+            rows_in = min(mr.max_row, last) - max(mr.min_row, first) + 1
+            for c in range(max(mr.min_col + 1, cmin), min(mr.max_col, cmax) + 1):
+                covered_left[c] += rows_in
+            if cmin <= mr.min_col <= cmax:
+                covered_up[mr.min_col] += rows_in - (1 if mr.min_row >= first else 0)
         stats = {}
         for c in range(cmin, cmax + 1):
-            n_text = n_num = n_numbering = n_top = n_covered = 0
-            for r in range(first, last + 1):
-                mr = self.merge_of.get((r, c))
-                if mr is not None and (mr.min_col != c):
-                    n_covered += 1
-                    continue
-                if mr is None or mr.min_row == r:
-                    n_top += 1
-                v = self.by_row.get(r, {}).get(c)
-                if v is None:
-                    continue
-                if isinstance(v, str) and not v.startswith("="):
-                    t = clean(v)
-                    if numbering(t) or MARKER_RE.match(t) and len(t) <= 2:
-                        n_numbering += 1
-                    elif len(t) > 2:
-                        n_text += 1
-                elif isinstance(v, (int, float)):
-                    n_num += 1
-            stats[c] = (n_text, n_num, n_numbering, n_top, n_covered)
+            n_top = rows_n - covered_left[c] - covered_up[c]
+            stats[c] = (n_text[c], n_num[c], n_numbering[c], n_top, covered_left[c])
+        table.content_stats = {
+            c: (n_plain[c], n_num[c] + n_formula[c], n_long[c]) for c in range(cmin, cmax + 1)
+        }
         if "label" not in roles.values():
             # no "Chỉ tiêu" header: the leftmost column of long texts is the label column
             candidates = [c for c in range(cmin, min(cmax, cmin + 3) + 1) if roles[c] == "value" and stats[c][0] > 0]
@@ -792,7 +967,8 @@ class _SheetLoader:
             self.rows.append(row)
             self.row_tables[r] = table
         table_rows = [row for row in self.rows if self.row_tables.get(row.row) is table]
-        if self.nest_by_sums(table, table_rows):
+        marked = any(info["marker"] or info["indent"] or not info["numbering"] for info in infos)
+        if marked and self.nest_by_sums(table, table_rows):
             by_level = {}
             for row in table_rows:
                 self.parent_row.pop(row.row, None)
@@ -853,7 +1029,7 @@ class _SheetLoader:
                 else:
                     label_parts.append(t)
                 cell = self.ws._cells.get((mr.min_row, mr.min_col) if mr is not None else (r, table.stt_col))
-                if cell is not None and cell.font is not None and cell.font.b:
+                if cell is not None and self.book.bold(cell):
                     bold = True
         for c in table.label_cols:
             mr = self.merge_of.get((r, c))
@@ -869,9 +1045,8 @@ class _SheetLoader:
                     stripped = raw.replace("\u00a0", " ")
                     indent = max(indent, len(stripped) - len(stripped.lstrip(" ")))
                 if cell is not None:
-                    if cell.alignment is not None and cell.alignment.indent:
-                        indent = max(indent, int(cell.alignment.indent) * 2)
-                    if cell.font is not None and cell.font.b:
+                    indent = max(indent, self.book.indent(cell) * 2)
+                    if self.book.bold(cell):
                         bold = True
                 m = MARKER_RE.match(t)
                 if m and not label_parts and m.group(2):
@@ -917,7 +1092,7 @@ class _SheetLoader:
                 if (isinstance(v, str) and v.startswith("=")) or isinstance(v, ArrayFormula):
                     open_cells = True
                     break
-                if cell.protection is not None and cell.protection.locked is False:
+                if self.book.unlocked(cell):
                     open_cells = True
                     break
             heading = not open_cells
@@ -953,14 +1128,8 @@ class _SheetLoader:
         value_cols = [c for c in table.value_cols]
         if not value_cols:
             return False
-        long_texts = numbers = 0
-        for r in range(table.spec.first_row, table.spec.last_row + 1):
-            for c in value_cols:
-                v = self.values.get((r, c))
-                if isinstance(v, str) and not v.startswith("=") and len(v.strip()) >= 80:
-                    long_texts += 1
-                elif isinstance(v, (int, float)) or (isinstance(v, str) and v.startswith("=")):
-                    numbers += 1
+        long_texts = sum(table.content_stats.get(c, (0, 0, 0))[2] for c in value_cols)
+        numbers = sum(table.content_stats.get(c, (0, 0, 0))[1] for c in value_cols)
         if long_texts and long_texts >= numbers:
             return True
         widths = [self.ws.column_dimensions[get_column_letter(c)].width or 0 for c in value_cols]
@@ -999,15 +1168,63 @@ class _SheetLoader:
         for table in self.tables:
             columns = {col.col: col for col in table.spec.columns}
             text_cols = self.text_columns(table)
+            book = self.book
+            fmt_by_id = book.fmt_by_id
+            ws_cells = self.ws._cells
+            merge_of = self.merge_of
+            name = self.name
+            cells_append = spec.cells.append
+            addresses_add = self.cell_addresses.add
+            fast = not self.protected and not self.dv_at and table.spec.shape != "text"
+            plain_cols = [
+                (c, columns[c].letter, columns[c].key, columns[c].role == "note" or c in text_cols)
+                for c in table.value_cols
+            ]
             for r in range(table.spec.first_row, table.spec.last_row + 1):
                 row = rows_by_r.get(r)
                 if row is None or self.row_tables.get(r) is not table:
                     continue
-                for c in table.value_cols:
-                    cell_spec = self.make_cell(table, row, columns[c], r, c, c in text_cols)
-                    if cell_spec is not None:
-                        spec.cells.append(cell_spec)
-                        self.cell_addresses.add(cell_spec.cell)
+                if fast:
+                    # the common case, inlined: an unprotected sheet, a plain cell that is empty
+                    # or holds a number, no merge, no validation, no comment
+                    for c, letter, key, text_like in plain_cols:
+                        if merge_of and (r, c) in merge_of:
+                            cell_spec = self.make_cell(table, row, columns[c], r, c, c in text_cols)
+                        else:
+                            cell = ws_cells.get((r, c))
+                            v = None if cell is None else cell._value
+                            vclass = v.__class__
+                            if (v is None or vclass is int or vclass is float) and (cell is None or cell._comment is None) and row.kind != "heading":
+                                if text_like:
+                                    ctype, decimals = "text", None
+                                elif cell is None:
+                                    ctype, decimals = "number", None
+                                else:
+                                    found = fmt_by_id.get(cell._style.numFmtId) or book.cell_format(cell)
+                                    ctype, decimals = found[1]
+                                    if ctype == "text":
+                                        ctype, decimals = "number", None
+                                cell_spec = CellSpec(
+                                    sheet=name,
+                                    cell=f"{letter}{r}",
+                                    kind="entry",
+                                    type=ctype,
+                                    row_key=row.key,
+                                    column_key=key,
+                                    decimals=decimals if ctype in _DECIMAL_TYPES else None,
+                                    value=v,
+                                )
+                            else:
+                                cell_spec = self.make_cell(table, row, columns[c], r, c, c in text_cols)
+                        if cell_spec is not None:
+                            cells_append(cell_spec)
+                            addresses_add(cell_spec.cell)
+                else:
+                    for c in table.value_cols:
+                        cell_spec = self.make_cell(table, row, columns[c], r, c, c in text_cols)
+                        if cell_spec is not None:
+                            cells_append(cell_spec)
+                            addresses_add(cell_spec.cell)
                 for column in table.spec.columns:
                     if column.role in ("value", "note"):
                         continue
@@ -1029,44 +1246,44 @@ class _SheetLoader:
                             )
 
     def text_columns(self, table: _Table) -> set[int]:
+        """Value columns that hold mostly texts (not numbers, not formulas, not "x" marks)."""
         result = set()
         for c in table.value_cols:
-            n_text = n_num = 0
-            for r in range(table.spec.first_row, table.spec.last_row + 1):
-                v = self.values.get((r, c))
-                if isinstance(v, str):
-                    if v.startswith("="):
-                        n_num += 1
-                    elif v.strip() and not PLACEHOLDER_RE.match(v.strip()):
-                        n_text += 1
-                elif isinstance(v, (int, float)):
-                    n_num += 1
+            n_text, n_num, _ = table.content_stats.get(c, (0, 0, 0))
             if n_text >= 2 and n_text > n_num:
                 result.add(c)
         return result
 
     def make_cell(self, table, row: RowSpec, column: ColumnSpec, r: int, c: int, text_col: bool) -> CellSpec | None:
-        mr = self.merge_of.get((r, c))
         merged_range = None
-        if mr is not None:
-            if mr.min_row != r or mr.min_col != c:
-                return None
-            if mr.max_row != mr.min_row or mr.max_col != mr.min_col:
-                merged_range = mr.coord
+        if self.merge_of:
+            mr = self.merge_of.get((r, c))
+            if mr is not None:
+                if mr.min_row != r or mr.min_col != c:
+                    return None
+                if mr.max_row != mr.min_row or mr.max_col != mr.min_col:
+                    merged_range = mr.coord
         cell = self.ws._cells.get((r, c))
-        v = cell._value if cell is not None else None
-        address = f"{column.letter}{r}"
+        book = self.book
+        if cell is None:
+            v = None
+            fmt, (ctype, decimals) = "General", ("number", None)
+        else:
+            v = cell._value
+            found = book.fmt_by_id.get(cell._style.numFmtId)
+            fmt, (ctype, decimals) = found if found is not None else book.cell_format(cell)
         formula = None
-        if isinstance(v, ArrayFormula):
+        blank = v is None
+        if v.__class__ is str:
+            if v.startswith("=") and cell.data_type == "f":
+                formula = v[1:].lstrip()
+            elif not v.strip():
+                blank = True
+        elif isinstance(v, ArrayFormula):
             formula = (v.text or "").lstrip("=").lstrip()
-        elif isinstance(v, str) and v.startswith("=") and cell is not None and cell.data_type == "f":
-            formula = v[1:].lstrip()
-        blank = v is None or (isinstance(v, str) and not v.strip())
         if row.kind == "heading":
-            if formula is None and (blank or not self.protected or cell.protection.locked is not False):
+            if formula is None and (blank or not self.protected or not book.unlocked(cell)):
                 return None
-        fmt = cell.number_format if cell is not None else "General"
-        ctype, decimals = self.book.number_format(fmt)
         if column.role == "note" or text_col:
             ctype, decimals = "text", None
         elif ctype == "text" and fmt == "@":
@@ -1082,7 +1299,7 @@ class _SheetLoader:
             if ctype == "text":
                 ctype = "number"
         elif self.protected:
-            if cell is not None and cell.protection is not None and cell.protection.locked is False:
+            if cell is not None and book.unlocked(cell):
                 kind = "entry"
                 if not blank:
                     value = _plain(v)
@@ -1093,7 +1310,7 @@ class _SheetLoader:
                 value = _plain(v)
         elif blank:
             kind = "entry"
-        elif isinstance(v, str):
+        elif v.__class__ is str:
             t = clean(v)
             if PLACEHOLDER_RE.match(t):
                 kind = "fixed"
@@ -1109,26 +1326,27 @@ class _SheetLoader:
             value = _plain(v)
         spec = CellSpec(
             sheet=self.name,
-            cell=address,
+            cell=f"{column.letter}{r}",
             kind=kind,
             type=ctype,
             row_key=row.key,
             column_key=column.key,
             merged_range=merged_range,
-            decimals=decimals if ctype in ("decimal", "percent", "integer") else None,
+            decimals=decimals if ctype in _DECIMAL_TYPES else None,
+            help=help_text,
             formula=formula,
             value=value,
-            help=help_text,
         )
-        if cell is not None and cell.comment is not None:
-            comment = clean(cell.comment.text)
+        if cell is not None and cell._comment is not None:
+            comment = clean(cell._comment.text)
             if comment:
                 spec.help = f"{help_text}\n{comment}" if help_text else comment
-        dv = self.dv_at.get((r, c))
-        if dv is not None and kind == "entry":
-            self.apply_validation(spec, dv, row.label)
+        if self.dv_at:
+            dv = self.dv_at.get((r, c))
+            if dv is not None and kind == "entry":
+                self.apply_validation(spec, dv, row.label)
         if formula is not None:
-            self.book.formula_cells[self.name].append(spec)
+            book.formula_cells[self.name].append(spec)
         return spec
 
     def apply_validation(self, spec: CellSpec, dv, label: str) -> None:
@@ -1244,9 +1462,9 @@ class _SheetLoader:
             for (r, c), cell in self.ws._cells.items():
                 if r in in_table or r < first_header or r > self.max_row:
                     continue
-                if cell.protection is not None and cell.protection.locked is False and (r, c) not in self.merge_of:
+                if self.book.unlocked(cell) and (r, c) not in self.merge_of:
                     candidates.add((r, c))
-                elif cell.protection is not None and cell.protection.locked is False:
+                elif self.book.unlocked(cell):
                     mr = self.merge_of[(r, c)]
                     if (mr.min_row, mr.min_col) == (r, c):
                         candidates.add((r, c))
