@@ -82,7 +82,17 @@ def test_clerk_types_sees_live_total_saves_and_finds_the_values_again(page, tmp_
     assert _total(page, "D22").inner_text() == "1.334,50"  # the form shows two decimals
     assert _total(page, "F22").inner_text() == "60,00"
 
-    page.get_by_role("button", name="Kiểm tra").click()
-    page.locator("#entry-status, #entry-summary").first.wait_for(state="visible")
     page.screenshot(path=str(tmp_path / "entry-saved.png"), full_page=False)
+
+    # a problem is shown next to its cell and in the summary, whose link goes to the cell
+    _cell(page, "E12").fill("khoảng 5")
+    page.get_by_role("button", name="Kiểm tra").click()
+    summary = page.locator("#entry-summary")
+    summary.wait_for(state="visible")
+    assert "«khoảng 5» không phải là số" in summary.inner_text()
+    assert page.locator('td.has-problem .entry-input[data-cell="E12"]').count() == 1
+    page.screenshot(path=str(tmp_path / "entry-problems.png"), full_page=False)
+    _cell(page, "D23").focus()
+    summary.locator("a", has_text="khoảng 5").click()
+    assert page.evaluate("document.activeElement.dataset.cell") == "E12"
     print(f"Ảnh chụp màn hình: {tmp_path}")
