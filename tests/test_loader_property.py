@@ -12,7 +12,16 @@ from openpyxl.utils import get_column_letter
 
 from app.specs.loader import load_spec
 
-WORDS = ["Diện tích", "Sản lượng", "Số hộ", "Lao động", "Doanh thu", "Vốn đầu tư", "Giường bệnh", "Học sinh"]
+WORDS = [
+    "Diện tích",
+    "Sản lượng",
+    "Số hộ",
+    "Lao động",
+    "Doanh thu",
+    "Vốn đầu tư",
+    "Giường bệnh",
+    "Học sinh",
+]
 UNITS = ["ha", "tấn", "người", "%", "tỷ đồng"]
 
 
@@ -34,9 +43,17 @@ def templates(draw):
     # numbering: top items with 0-2 children each
     tops = draw(st.lists(st.integers(0, 2), min_size=1, max_size=6))
     return dict(
-        depth=depth, order=list(order), number_row=number_row, protected=protected,
-        title_rows=title_rows, sections=sections, total_column=total_column,
-        parent_sums=parent_sums, tops=tops, label_header=label_header, unit_header=unit_header,
+        depth=depth,
+        order=list(order),
+        number_row=number_row,
+        protected=protected,
+        title_rows=title_rows,
+        sections=sections,
+        total_column=total_column,
+        parent_sums=parent_sums,
+        tops=tops,
+        label_header=label_header,
+        unit_header=unit_header,
         footer=draw(st.booleans()),
     )
 
@@ -46,7 +63,6 @@ def build(t):
     ws = wb.active
     ws.title = "Biểu"
     order = t["order"]
-    ncols = len(order)
     col_of = {}
     value_cols = []
     for i, kind in enumerate(order, start=1):

@@ -31,8 +31,13 @@ def roles(table):
 
 
 def test_every_problem_names_its_place(specs):
-    for name in ("sct_xuatkhau_thang", "bhxh_pl01_dutoan", "gddt_tk_mamnon_daunam",
-                 "kdyt_baocaothang", "ktxh_tonghop_gtsx_2015_2025"):
+    for name in (
+        "sct_xuatkhau_thang",
+        "bhxh_pl01_dutoan",
+        "gddt_tk_mamnon_daunam",
+        "kdyt_baocaothang",
+        "ktxh_tonghop_gtsx_2015_2025",
+    ):
         spec = specs(name)
         assert not spec.errors, name
         assert spec.entry_cells, name
@@ -43,12 +48,22 @@ def test_every_problem_names_its_place(specs):
 def test_sct_commodity_list(specs):
     spec = specs("sct_xuatkhau_thang")
     [table] = spec.sheets[0].tables
-    assert (table.header_first_row, table.header_last_row, table.number_row, table.first_row, table.last_row) == (1, 2, None, 3, 18)
+    assert (
+        table.header_first_row,
+        table.header_last_row,
+        table.number_row,
+        table.first_row,
+        table.last_row,
+    ) == (1, 2, None, 3, 18)
     assert table.shape == "entity"
     assert roles(table) == {"A": "stt", "B": "label", **{x: "value" for x in "CDEFGHIJ"}}
     columns = {c.letter: c for c in table.columns}
     assert columns["C"].header_path == ["Tháng 02", "Sản lượng\n(Nghìn tấn)"]
-    assert (columns["C"].unit, columns["D"].unit, columns["H"].unit) == ("Nghìn tấn", "Triệu USD", "Triệu USD")
+    assert (columns["C"].unit, columns["D"].unit, columns["H"].unit) == (
+        "Nghìn tấn",
+        "Triệu USD",
+        "Triệu USD",
+    )
     assert {h.level for h in table.headers} == {1, 2}
     rows = {r.row: r for r in spec.rows}
     assert [rows[r].kind for r in range(3, 18)] == ["entity"] * 15
@@ -88,7 +103,9 @@ def test_gddt_six_sheets(specs):
     for sheet in spec.sheets:
         table = sheet.tables[0]
         r = roles(table)
-        assert r["A"] == "stt" and r["B"] == "label" and "unit" in r.values() and "code" in r.values(), sheet.name
+        assert (
+            r["A"] == "stt" and r["B"] == "label" and "unit" in r.values() and "code" in r.values()
+        ), sheet.name
     # "Mã số" codes are the keys
     rows = {(r.sheet, r.row): r for r in spec.rows}
     assert rows[("Học sinh", 5)].key == "83" and rows[("Học sinh", 5)].code == "83"
@@ -109,7 +126,10 @@ def test_gddt_six_sheets(specs):
     e5 = spec.cell_at("Phòng học", "E5")
     assert (e5.kind, e5.formula, e5.value) == ("computed", "F5+G5+H5", "#VALUE!")
     # sub-headings without unit and values
-    assert rows[("Trường-Lớp", 12)].kind == "heading" and rows[("Trường-Lớp", 12)].label == "Chia ra theo vùng:"
+    assert (
+        rows[("Trường-Lớp", 12)].kind == "heading"
+        and rows[("Trường-Lớp", 12)].label == "Chia ra theo vùng:"
+    )
     assert rows[("Trường-Lớp", 13)].parent_key == rows[("Trường-Lớp", 12)].key
     assert rows[("Trường-Lớp", 9)].kind == "heading" and rows[("Trường-Lớp", 9)].number == "I"
 
@@ -118,7 +138,12 @@ def test_ktxh_tonghop_formulas_hidden_column_levels(specs):
     path = REAL / "ktxh_tonghop_gtsx_2015_2025.xlsx"
     spec = specs("ktxh_tonghop_gtsx_2015_2025")
     wb = openpyxl.load_workbook(path)
-    formulas = {c.coordinate: c.value[1:] for row in wb.active.iter_rows() for c in row if c.data_type == "f"}
+    formulas = {
+        c.coordinate: c.value[1:]
+        for row in wb.active.iter_rows()
+        for c in row
+        if c.data_type == "f"
+    }
     assert len(formulas) == 513
     computed = {c.cell: c for c in spec.computed_cells}
     assert set(computed) == set(formulas)
@@ -150,7 +175,11 @@ def test_kdyt_five_stacked_tables_agree_with_the_areas_map(specs):
     assert sheet.max_col <= 20  # the sheet extent reaches column 1024
     tables = sheet.tables
     assert [(t.header_first_row, t.number_row, t.first_row, t.last_row) for t in tables] == [
-        (8, 10, 11, 22), (26, 28, 29, 40), (44, 46, 47, 58), (62, 64, 65, 76), (80, 82, 83, 94)
+        (8, 10, 11, 22),
+        (26, 28, 29, 40),
+        (44, 46, 47, 58),
+        (62, 64, 65, 76),
+        (80, 82, 83, 94),
     ]
     areas = json.loads((REAL / "kdyt_baocaothang.areas.json").read_text(encoding="utf-8"))
     numbers, notes = set(), set()

@@ -10,7 +10,33 @@ from app.specs.loader import load_spec
 from app.specs.model import FormSpec
 
 TEMPLATES = Path(__file__).parent / "data" / "templates"
-KTXH_ROWS = [12, 13, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 31, 32, 33, 34, 36, 37, 38, 39]
+KTXH_ROWS = [
+    12,
+    13,
+    15,
+    16,
+    17,
+    18,
+    19,
+    20,
+    21,
+    22,
+    23,
+    24,
+    25,
+    26,
+    27,
+    28,
+    29,
+    31,
+    32,
+    33,
+    34,
+    36,
+    37,
+    38,
+    39,
+]
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +46,9 @@ def ktxh() -> FormSpec:
 
 @pytest.fixture(scope="module")
 def danso() -> FormSpec:
-    return load_spec((TEMPLATES / "dan_so_lao_dong_xa.xlsx").read_bytes(), filename="dan_so_lao_dong_xa.xlsx")
+    return load_spec(
+        (TEMPLATES / "dan_so_lao_dong_xa.xlsx").read_bytes(), filename="dan_so_lao_dong_xa.xlsx"
+    )
 
 
 def rows_by_number(spec):
@@ -40,8 +68,16 @@ def test_ktxh_title_and_table(ktxh):
     assert (table.first_row, table.last_row) == (10, 39)  # the signature footer is not data
     roles = {c.letter: c.role for c in table.columns}
     assert roles == {
-        "A": "stt", "B": "label", "C": "unit", "D": "value", "E": "value", "F": "value",
-        "G": "value", "H": "value", "I": "value", "J": "note",
+        "A": "stt",
+        "B": "label",
+        "C": "unit",
+        "D": "value",
+        "E": "value",
+        "F": "value",
+        "G": "value",
+        "H": "value",
+        "I": "value",
+        "J": "note",
     }
     columns = {c.letter: c for c in table.columns}
     assert columns["E"].header_path == ["Thực hiện", "Thực hiện tháng 10/2026"]
@@ -80,8 +116,18 @@ def test_ktxh_note_comment_and_rows(ktxh):
     assert headings == [10, 11, 14, 30, 35]
     assert (rows[10].number, rows[10].label, rows[10].level) == ("I", "KINH TẾ", 0)
     assert (rows[11].level, rows[11].parent_key) == (1, "r10")
-    assert (rows[12].number, rows[12].level, rows[12].parent_key, rows[12].unit) == ("1.1", 2, "r11", "ha")
-    assert (rows[15].number, rows[15].label, rows[15].level, rows[15].parent_key) == ("-", "Trâu", 3, "r14")
+    assert (rows[12].number, rows[12].level, rows[12].parent_key, rows[12].unit) == (
+        "1.1",
+        2,
+        "r11",
+        "ha",
+    )
+    assert (rows[15].number, rows[15].label, rows[15].level, rows[15].parent_key) == (
+        "-",
+        "Trâu",
+        3,
+        "r14",
+    )
     assert rows[22].kind == "indicator" and rows[22].bold  # the total row stays an indicator
     assert (rows[23].parent_key, rows[24].parent_key) == ("r22", "r22")
     assert (rows[31].parent_key, rows[36].parent_key) == ("r30", "r35")
@@ -117,7 +163,11 @@ def test_danso_totals_are_formulas(danso):
 def test_danso_choice_list(danso):
     d25 = danso.cell_at("Dân số - lao động", "D25")
     assert d25.kind == "entry" and d25.type == "choice"
-    assert [c.value for c in danso.choices[d25.choices]] == ["Vượt kế hoạch", "Đạt kế hoạch", "Không đạt kế hoạch"]
+    assert [c.value for c in danso.choices[d25.choices]] == [
+        "Vượt kế hoạch",
+        "Đạt kế hoạch",
+        "Không đạt kế hoạch",
+    ]
     row = next(r for r in danso.rows if r.key == d25.row_key)
     assert row.label == "Mức độ hoàn thành kế hoạch"
 
@@ -127,8 +177,15 @@ def test_danso_narrative_block_and_rows(danso):
     assert (block.sheet, block.range) == ("Dân số - lao động", "A20:H23")
     assert "thuyết minh" in block.label
     rows = rows_by_number(danso)
-    assert [r.row for r in danso.rows if r.kind == "indicator" and r.row < 20] == list(range(10, 18))
-    assert (rows[10].label, rows[10].unit, rows[10].number, rows[10].level) == ("Dân số trung bình", "người", "1", 0)
+    assert [r.row for r in danso.rows if r.kind == "indicator" and r.row < 20] == list(
+        range(10, 18)
+    )
+    assert (rows[10].label, rows[10].unit, rows[10].number, rows[10].level) == (
+        "Dân số trung bình",
+        "người",
+        "1",
+        0,
+    )
     assert 27 not in rows
 
 
@@ -191,11 +248,94 @@ def test_cli_load_builtin_specs_is_idempotent(app_ctx, tmp_path):
     # a changed spec becomes version 2
     folder = tmp_path / "specs"
     folder.mkdir()
-    shutil.copy(Path(__file__).parents[1] / "form_specs" / "ktxh_thang.yaml", folder / "ktxh_thang.yaml")
+    shutil.copy(
+        Path(__file__).parents[1] / "form_specs" / "ktxh_thang.yaml", folder / "ktxh_thang.yaml"
+    )
     changed = FormSpec.from_yaml((folder / "ktxh_thang.yaml").read_text(encoding="utf-8"))
     changed.title = "Biểu 01 (sửa đổi)"
     (folder / "ktxh_thang.yaml").write_text(changed.to_yaml(), encoding="utf-8")
     result = runner.invoke(args=["forms", "load", str(folder)])
     assert result.exit_code == 0, result.output
-    versions = db.session.query(FormVersion).filter_by(code="KTXH-B01").order_by(FormVersion.version).all()
+    versions = (
+        db.session.query(FormVersion).filter_by(code="KTXH-B01").order_by(FormVersion.version).all()
+    )
     assert [v.version for v in versions] == [1, 2] and versions[1].title == "Biểu 01 (sửa đổi)"
+
+
+# -- layouts the samples do not show -------------------------------------------------------
+def _workbook_bytes(wb) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+def test_lists_on_hidden_sheets_hidden_rows_formats_and_noise():
+    import openpyxl
+    from openpyxl.workbook.defined_name import DefinedName
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Biểu 02"
+    ws.append(["STT", "Nội dung", "ĐVT", "Tỷ lệ", "Ngày", "Xếp loại", "Mức", "Số lượng"])
+    for i in range(1, 5):
+        ws.append([i, f"Chỉ tiêu thứ {i}", "người", None, None, None, None, None])
+    ws["D2"].number_format = "0%"
+    ws["E2"].number_format = "dd/mm/yyyy"
+    ws["H2"].number_format = "0.0"
+    ws["H3"] = " "  # a stray space is still an empty entry cell
+    ws.row_dimensions[4].hidden = True
+    lists = wb.create_sheet("DanhMuc")
+    lists.sheet_state = "hidden"
+    for r, text in enumerate(["Tốt", "Khá", "Trung bình"], start=1):
+        lists.cell(r, 1, text)
+        lists.cell(r, 2, f"Mức {r}")
+    wb.create_sheet("Trống")
+    wb.defined_names["ds_muc"] = DefinedName("ds_muc", attr_text="DanhMuc!$B$1:$B$3")
+    by_range = DataValidation(type="list", formula1="=DanhMuc!$A$1:$A$3")
+    by_range.add("F2:F5")
+    by_name = DataValidation(type="list", formula1="=ds_muc")
+    by_name.add("G2:G5")
+    decimal = DataValidation(type="decimal", operator="between", formula1="0", formula2="100")
+    decimal.add("D2:D5")
+    for dv in (by_range, by_name, decimal):
+        ws.add_data_validation(dv)
+    spec = load_spec(_workbook_bytes(wb), filename="bieu02.xlsx")
+    assert not spec.errors
+    assert [s.name for s in spec.sheets] == ["Biểu 02"]
+    assert any(p.sheet == "Trống" and p.severity == "warning" for p in spec.problems)
+    assert any(p.sheet == "DanhMuc" for p in spec.problems)  # a list sheet holds no table
+    cell = {c.cell: c for c in spec.cells}
+    assert cell["D2"].type == "percent" and (cell["D2"].min, cell["D2"].max) == (0.0, 100.0)
+    assert cell["E2"].type == "date" and cell["H2"].type == "decimal" and cell["H2"].decimals == 1
+    assert cell["H3"].kind == "entry"
+    f2, g2 = cell["F2"], cell["G2"]
+    assert f2.type == g2.type == "choice"
+    assert [c.value for c in spec.choices[f2.choices]] == ["Tốt", "Khá", "Trung bình"]
+    assert [c.value for c in spec.choices[g2.choices]] == ["Mức 1", "Mức 2", "Mức 3"]
+    assert f2.choices == cell["F5"].choices
+    sheet = spec.sheets[0]
+    assert sheet.hidden_rows == [4]
+    assert next(r for r in spec.rows if r.row == 4).hidden
+    assert any(p.row == 4 and p.sheet == "Biểu 02" and "ẩn" in p.message for p in spec.problems)
+
+
+def test_percent_format_and_text_form():
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["STT", "Nội dung", "Kết quả thực hiện", "Tỷ lệ"])
+    long_text = "Đơn vị đã triển khai đầy đủ các nhiệm vụ được giao, " * 3
+    for i in range(1, 4):
+        ws.append([i, f"Nhiệm vụ {i}", long_text, None])
+    ws["D2"].number_format = "0.00%"
+    ws.column_dimensions["C"].width = 60
+    spec = load_spec(_workbook_bytes(wb), filename="van_ban.xlsx")
+    [table] = spec.sheets[0].tables
+    assert table.shape == "text"
+    assert {r.kind for r in spec.rows} == {"text"}
+    c2 = spec.cell_at(spec.sheets[0].name, "C2")
+    assert c2.kind == "entry" and c2.type == "text"

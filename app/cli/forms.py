@@ -40,7 +40,9 @@ def parse_command(path: str, code: str | None, as_yaml: bool) -> None:
         click.echo(f"Lưu ý — {problem}", err=True)
 
 
-@forms_cli.command("load", help="Nạp các biểu mẫu có sẵn (tệp .yaml) vào hệ thống; chạy lại không tạo bản trùng.")
+@forms_cli.command(
+    "load", help="Nạp các biểu mẫu có sẵn (tệp .yaml) vào hệ thống; chạy lại không tạo bản trùng."
+)
 @click.argument("directory", required=False, type=click.Path(exists=True, file_okay=False))
 @with_appcontext
 def load_command(directory: str | None) -> None:

@@ -172,7 +172,13 @@ class _WorkbookLoader:
             reader.scan()
             if not reader.content:
                 spec.problems.append(
-                    Problem("Trang trống — đã bỏ qua.", sheet=ws.title, row=1, column="A", severity="warning")
+                    Problem(
+                        "Trang trống — đã bỏ qua.",
+                        sheet=ws.title,
+                        row=1,
+                        column="A",
+                        severity="warning",
+                    )
                 )
                 continue
             reader.find_tables()
@@ -243,7 +249,11 @@ class _WorkbookLoader:
                 elif line.isupper():
                     score = 3
                 else:
-                    score = 2 if key.startswith(("bao cao", "bieu", "tong hop", "mot so", "danh sach")) else 1
+                    score = (
+                        2
+                        if key.startswith(("bao cao", "bieu", "tong hop", "mot so", "danh sach"))
+                        else 1
+                    )
                 candidates.append((score, len(line), line))
         if candidates:
             best = max(candidates, key=lambda c: (c[0], c[1]))
@@ -309,7 +319,9 @@ class _WorkbookLoader:
         found = self.indent_by_id.get(key)
         if found is None:
             alignment = cell.alignment
-            found = self.indent_by_id[key] = int(alignment.indent or 0) if alignment is not None else 0
+            found = self.indent_by_id[key] = (
+                int(alignment.indent or 0) if alignment is not None else 0
+            )
         return found
 
     def unlocked(self, cell) -> bool:
@@ -317,7 +329,9 @@ class _WorkbookLoader:
         found = self.unlocked_by_id.get(key)
         if found is None:
             protection = cell.protection
-            found = self.unlocked_by_id[key] = bool(protection is not None and protection.locked is False)
+            found = self.unlocked_by_id[key] = bool(
+                protection is not None and protection.locked is False
+            )
         return found
 
     def number_format(self, fmt: str) -> tuple[str, int | None]:
@@ -364,7 +378,9 @@ class _WorkbookLoader:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                wb = openpyxl.load_workbook(io.BytesIO(self.data), read_only=True, data_only=True, keep_links=False)
+                wb = openpyxl.load_workbook(
+                    io.BytesIO(self.data), read_only=True, data_only=True, keep_links=False
+                )
         except Exception:  # noqa: BLE001
             return result
         try:
@@ -379,14 +395,20 @@ class _WorkbookLoader:
                 values = result.setdefault(sheet_name, {})
                 for r, row_values in enumerate(
                     ws.iter_rows(
-                        min_row=min(rows), max_row=max(rows), min_col=min(cols), max_col=max(cols), values_only=True
+                        min_row=min(rows),
+                        max_row=max(rows),
+                        min_col=min(cols),
+                        max_col=max(cols),
+                        values_only=True,
                     ),
                     start=min(rows),
                 ):
                     for c, value in enumerate(row_values, start=min(cols)):
                         address = wanted.get((r, c))
                         if address is not None and value is not None:
-                            values[address] = value.isoformat() if hasattr(value, "isoformat") else value
+                            values[address] = (
+                                value.isoformat() if hasattr(value, "isoformat") else value
+                            )
         finally:
             wb.close()
         return result
@@ -450,7 +472,11 @@ def _cached_from_xml(data: bytes, sheet_names: set[str]) -> dict[str, dict[str, 
                     except ValueError:
                         value = text
                     else:
-                        value = int(number) if number.is_integer() and "." not in text and "E" not in text else number
+                        value = (
+                            int(number)
+                            if number.is_integer() and "." not in text and "E" not in text
+                            else number
+                        )
                 values[match.group(1).decode("ascii")] = value
             if not found:
                 return None
@@ -557,11 +583,13 @@ class _SheetLoader:
                 texts += 1
         if texts < max(2, (len(row) + 1) // 2):
             return False
-        width = len(row) + sum(1 for mr in self.merges_by_row.get(r, ()) if (r, mr.min_col) not in row)
+        width = len(row) + sum(
+            1 for mr in self.merges_by_row.get(r, ()) if (r, mr.min_col) not in row
+        )
         if width < 3:
             return False
         roles = set()
-        for c, v in row.items():
+        for v in row.values():
             if v.__class__ is str:
                 if v.startswith("="):
                     return False  # a header holds no formula
@@ -604,7 +632,12 @@ class _SheetLoader:
         rr = h0
         while rr <= hl:
             for mr in self.merges_by_row.get(rr, ()):
-                if mr.max_col >= cmin and mr.min_col <= cmax and mr.max_row > hl and mr.max_row - h0 < 6:
+                if (
+                    mr.max_col >= cmin
+                    and mr.min_col <= cmax
+                    and mr.max_row > hl
+                    and mr.max_row - h0 < 6
+                ):
                     hl = mr.max_row
             rr += 1
         number_row = None
@@ -623,14 +656,25 @@ class _SheetLoader:
                 if not t:
                     continue
                 mr = self.merge_of.get((rr, c))
-                last_col = mr.max_col if mr is not None and mr.min_row == rr and mr.min_col == c else c
-                last_row = mr.max_row if mr is not None and mr.min_row == rr and mr.min_col == c else rr
+                last_col = (
+                    mr.max_col if mr is not None and mr.min_row == rr and mr.min_col == c else c
+                )
+                last_row = (
+                    mr.max_row if mr is not None and mr.min_row == rr and mr.min_col == c else rr
+                )
                 if c < cmin:
                     continue
                 cmax = max(cmax, last_col)
                 rng = f"{get_column_letter(c)}{rr}:{get_column_letter(last_col)}{min(last_row, header_last)}"
                 headers.append(
-                    HeaderCell(sheet=self.name, range=rng, text=t, level=rr - h0 + 1, first_col=c, last_col=last_col)
+                    HeaderCell(
+                        sheet=self.name,
+                        range=rng,
+                        text=t,
+                        level=rr - h0 + 1,
+                        first_col=c,
+                        last_col=last_col,
+                    )
                 )
         if not headers:
             return None
@@ -641,7 +685,14 @@ class _SheetLoader:
                     number_labels[c] = clean(v)
                     cmax = max(cmax, c)
         data_first = (number_row or header_last) + 1
-        paths = {c: [h.text for h in sorted(headers, key=lambda h: h.level) if h.first_col <= c <= h.last_col] for c in range(cmin, cmax + 1)}
+        paths = {
+            c: [
+                h.text
+                for h in sorted(headers, key=lambda h: h.level)
+                if h.first_col <= c <= h.last_col
+            ]
+            for c in range(cmin, cmax + 1)
+        }
         roles = {}
         for c in range(cmin, cmax + 1):
             role = None
@@ -672,12 +723,17 @@ class _SheetLoader:
     def find_table_end(self, first: int, cmin: int, cmax: int, roles) -> int:
         last = first - 1
         r = first
-        first_label = min((c for c, role in roles.items() if role in ("label", "stt")), default=cmin)
+        first_label = min(
+            (c for c, role in roles.items() if role in ("label", "stt")), default=cmin
+        )
         while r <= self.max_row:
             row = {c: v for c, v in self.by_row.get(r, {}).items() if cmin <= c <= cmax}
             if not row:
                 # an empty row ends the table, unless it is only a spacer inside merged labels
-                covered = any((r, c) in self.merge_of and self.merge_of[(r, c)].min_row < r for c in (cmin, first_label))
+                covered = any(
+                    (r, c) in self.merge_of and self.merge_of[(r, c)].min_row < r
+                    for c in (cmin, first_label)
+                )
                 if not covered:
                     break
                 r += 1
@@ -756,7 +812,11 @@ class _SheetLoader:
         }
         if "label" not in roles.values():
             # no "Chỉ tiêu" header: the leftmost column of long texts is the label column
-            candidates = [c for c in range(cmin, min(cmax, cmin + 3) + 1) if roles[c] == "value" and stats[c][0] > 0]
+            candidates = [
+                c
+                for c in range(cmin, min(cmax, cmin + 3) + 1)
+                if roles[c] == "value" and stats[c][0] > 0
+            ]
             if candidates:
                 best = max(candidates, key=lambda c: (stats[c][0], -c))
                 roles[best] = "label"
@@ -766,7 +826,12 @@ class _SheetLoader:
         first_label = min((c for c in range(cmin, cmax + 1) if roles[c] == "label"), default=None)
         if first_label is not None:
             for c in range(cmin, first_label):
-                if roles[c] == "value" and stats[c][2] > 0 and stats[c][0] <= stats[c][2] and stats[c][1] <= stats[c][2]:
+                if (
+                    roles[c] == "value"
+                    and stats[c][2] > 0
+                    and stats[c][0] <= stats[c][2]
+                    and stats[c][1] <= stats[c][2]
+                ):
                     roles[c] = "stt"
         # label headers merged over columns that hold their own empty cells are value columns
         label_cols = [c for c in range(cmin, cmax + 1) if roles[c] == "label"]
@@ -776,9 +841,17 @@ class _SheetLoader:
                 starts = sum(
                     1
                     for r in range(first, last + 1)
-                    if (mr := self.merge_of.get((r, c))) is not None and mr.min_col == c and mr.max_col > c
+                    if (mr := self.merge_of.get((r, c))) is not None
+                    and mr.min_col == c
+                    and mr.max_col > c
                 )
-                if c != label_cols[0] and n_text == 0 and n_numbering == 0 and starts > 0 and n_num == 0:
+                if (
+                    c != label_cols[0]
+                    and n_text == 0
+                    and n_numbering == 0
+                    and starts > 0
+                    and n_num == 0
+                ):
                     left = [x for x in label_cols if x < c]
                     if left and all(stats[x][0] > 0 or stats[x][3] == 0 for x in left[-1:]):
                         roles[c] = "value"
@@ -849,7 +922,13 @@ class _SheetLoader:
         self.sheet.hidden_columns = [get_column_letter(c) for c in self.hidden_cols]
         for r in self.sheet.hidden_rows:
             self.book.spec.problems.append(
-                Problem("Dòng bị ẩn trong mẫu — vẫn được đưa vào biểu mẫu.", sheet=self.name, row=r, column="A", severity="warning")
+                Problem(
+                    "Dòng bị ẩn trong mẫu — vẫn được đưa vào biểu mẫu.",
+                    sheet=self.name,
+                    row=r,
+                    column="A",
+                    severity="warning",
+                )
             )
         for c in self.hidden_cols:
             self.book.spec.problems.append(
@@ -925,11 +1004,15 @@ class _SheetLoader:
                         stack = stack[: i + 1]
                         break
                 if level is None:
-                    deeper = [lvl for key, lvl in stack if key[1] < mark[1] or (key[1] == mark[1] and key[0] != mark[0])]
+                    deeper = [
+                        lvl
+                        for key, lvl in stack
+                        if key[1] < mark[1] or (key[1] == mark[1] and key[0] != mark[0])
+                    ]
                     if stack and mark[1] > 0 and stack[-1][0][1] > mark[1]:
                         # less indented than the last row: back to a shallower level
                         shallower = [lvl for key, lvl in stack if key[1] <= mark[1]]
-                        level = (shallower[-1] if shallower else last_number_level + 1)
+                        level = shallower[-1] if shallower else last_number_level + 1
                     elif stack:
                         level = stack[-1][1] + 1 if deeper or not stack else stack[-1][1] + 1
                     else:
@@ -993,7 +1076,11 @@ class _SheetLoader:
                 if not m:
                     continue
                 col1, first, col2, last = m.group(1), int(m.group(2)), m.group(3), int(m.group(4))
-                if col1 != col2 or col1 != get_column_letter(c) or not (row.row < first <= last <= table.spec.last_row):
+                if (
+                    col1 != col2
+                    or col1 != get_column_letter(c)
+                    or not (row.row < first <= last <= table.spec.last_row)
+                ):
                     break
                 inside = [rows[index[r]] for r in range(first, last + 1) if r in index]
                 if not inside:
@@ -1028,7 +1115,9 @@ class _SheetLoader:
                     marker = t
                 else:
                     label_parts.append(t)
-                cell = self.ws._cells.get((mr.min_row, mr.min_col) if mr is not None else (r, table.stt_col))
+                cell = self.ws._cells.get(
+                    (mr.min_row, mr.min_col) if mr is not None else (r, table.stt_col)
+                )
                 if cell is not None and self.book.bold(cell):
                     bold = True
         for c in table.label_cols:
@@ -1119,9 +1208,25 @@ class _SheetLoader:
         for column in table.spec.columns:
             if column.col == table.label_cols[0]:
                 header = fold(column.header_path[0] if column.header_path else "")
-        if not header.startswith(("ten ", "ho va ten", "ho ten", "don vi", "co so", "truong", "xa", "phuong", "benh vien")):
+        if not header.startswith(
+            (
+                "ten ",
+                "ho va ten",
+                "ho ten",
+                "don vi",
+                "co so",
+                "truong",
+                "xa",
+                "phuong",
+                "benh vien",
+            )
+        ):
             return False
-        dotted = sum(1 for i in infos if i["numbering"] and (i["numbering"][0] == "roman" or "." in i["numbering"][1]))
+        dotted = sum(
+            1
+            for i in infos
+            if i["numbering"] and (i["numbering"][0] == "roman" or "." in i["numbering"][1])
+        )
         return dotted == 0
 
     def is_text_table(self, table: _Table) -> bool:
@@ -1133,10 +1238,18 @@ class _SheetLoader:
         if long_texts and long_texts >= numbers:
             return True
         widths = [self.ws.column_dimensions[get_column_letter(c)].width or 0 for c in value_cols]
-        headers = " ".join(" ".join(col.header_path) for col in table.spec.columns if col.col in value_cols)
+        headers = " ".join(
+            " ".join(col.header_path) for col in table.spec.columns if col.col in value_cols
+        )
         key = fold(headers)
-        return bool(widths) and min(widths) >= 40 and not numbers and any(
-            k in key for k in ("noi dung", "ket qua", "tinh hinh", "danh gia", "y kien", "mo ta")
+        return (
+            bool(widths)
+            and min(widths) >= 40
+            and not numbers
+            and any(
+                k in key
+                for k in ("noi dung", "ket qua", "tinh hinh", "danh gia", "y kien", "mo ta")
+            )
         )
 
     # -- cells ---------------------------------------------------------------------------------
@@ -1194,13 +1307,19 @@ class _SheetLoader:
                             cell = ws_cells.get((r, c))
                             v = None if cell is None else cell._value
                             vclass = v.__class__
-                            if (v is None or vclass is int or vclass is float) and (cell is None or cell._comment is None) and row.kind != "heading":
+                            if (
+                                (v is None or vclass is int or vclass is float)
+                                and (cell is None or cell._comment is None)
+                                and row.kind != "heading"
+                            ):
                                 if text_like:
                                     ctype, decimals = "text", None
                                 elif cell is None:
                                     ctype, decimals = "number", None
                                 else:
-                                    found = fmt_by_id.get(cell._style.numFmtId) or book.cell_format(cell)
+                                    found = fmt_by_id.get(cell._style.numFmtId) or book.cell_format(
+                                        cell
+                                    )
                                     ctype, decimals = found[1]
                                     if ctype == "text":
                                         ctype, decimals = "number", None
@@ -1215,7 +1334,9 @@ class _SheetLoader:
                                     value=v,
                                 )
                             else:
-                                cell_spec = self.make_cell(table, row, columns[c], r, c, c in text_cols)
+                                cell_spec = self.make_cell(
+                                    table, row, columns[c], r, c, c in text_cols
+                                )
                         if cell_spec is not None:
                             cells_append(cell_spec)
                             addresses_add(cell_spec.cell)
@@ -1254,7 +1375,9 @@ class _SheetLoader:
                 result.add(c)
         return result
 
-    def make_cell(self, table, row: RowSpec, column: ColumnSpec, r: int, c: int, text_col: bool) -> CellSpec | None:
+    def make_cell(
+        self, table, row: RowSpec, column: ColumnSpec, r: int, c: int, text_col: bool
+    ) -> CellSpec | None:
         merged_range = None
         if self.merge_of:
             mr = self.merge_of.get((r, c))
@@ -1358,7 +1481,11 @@ class _SheetLoader:
                 spec.decimals = None
                 spec.choices = self.book.choice_list(values, hint or label)
         elif kind in ("whole", "decimal"):
-            spec.type = "integer" if kind == "whole" else ("decimal" if spec.type != "percent" else "percent")
+            spec.type = (
+                "integer"
+                if kind == "whole"
+                else ("decimal" if spec.type != "percent" else "percent")
+            )
             if kind == "whole":
                 spec.decimals = 0
             low = _number(dv.formula1)
@@ -1390,7 +1517,9 @@ class _SheetLoader:
         if "!" not in ref and not re.match(r"^\$?[A-Z]+\$?\d*(:\$?[A-Z]+\$?\d*)?$", ref):
             defined = self.book.wb.defined_names.get(ref)
             if defined is None:
-                defined = self.ws.defined_names.get(ref) if hasattr(self.ws, "defined_names") else None
+                defined = (
+                    self.ws.defined_names.get(ref) if hasattr(self.ws, "defined_names") else None
+                )
             if defined is None:
                 return [], ""
             hint = ref
@@ -1425,7 +1554,9 @@ class _SheetLoader:
         used_keys = {b.key for b in self.book.spec.narrative_blocks}
         blocks = []
         for mr in sorted(self.merges, key=lambda m: (m.min_row, m.min_col)):
-            if mr.min_row < first_header or any(rr in in_table for rr in range(mr.min_row, mr.max_row + 1)):
+            if mr.min_row < first_header or any(
+                rr in in_table for rr in range(mr.min_row, mr.max_row + 1)
+            ):
                 continue
             v = self.values.get((mr.min_row, mr.min_col))
             t = clean(v) if v is not None else ""
@@ -1440,7 +1571,11 @@ class _SheetLoader:
                 continue
             blocks.append((mr, label))
         for mr, label in blocks:
-            base = slug(re.sub(r"^\s*([0-9]+|[IVXLC]+)\s*[.)]\s*", "", label)) if label else f"n{mr.min_row}"
+            base = (
+                slug(re.sub(r"^\s*([0-9]+|[IVXLC]+)\s*[.)]\s*", "", label))
+                if label
+                else f"n{mr.min_row}"
+            )
             key = base if not self.prefix else f"{self.prefix}_{base}"
             n = 2
             while key in used_keys:
@@ -1456,7 +1591,11 @@ class _SheetLoader:
         dv_at = self.dv_at
         candidates = set()
         for (r, c), dv in dv_at.items():
-            if r not in in_table and r >= first_header and dv.type in ("list", "whole", "decimal", "date"):
+            if (
+                r not in in_table
+                and r >= first_header
+                and dv.type in ("list", "whole", "decimal", "date")
+            ):
                 candidates.add((r, c))
         if self.protected:
             for (r, c), cell in self.ws._cells.items():
@@ -1477,14 +1616,29 @@ class _SheetLoader:
                     break
             if not label:
                 continue
-            if (r, c) in self.merge_of and (self.merge_of[(r, c)].min_row, self.merge_of[(r, c)].min_col) != (r, c):
+            if (r, c) in self.merge_of and (
+                self.merge_of[(r, c)].min_row,
+                self.merge_of[(r, c)].min_col,
+            ) != (r, c):
                 continue
             key = f"{self.prefix}r{r}"
-            row = RowSpec(sheet=self.name, table=len(self.tables) - 1, row=r, kind="indicator", key=key, label=label)
+            row = RowSpec(
+                sheet=self.name,
+                table=len(self.tables) - 1,
+                row=r,
+                kind="indicator",
+                key=key,
+                label=label,
+            )
             if not any(x.key == key for x in self.book.spec.rows):
                 self.book.spec.rows.append(row)
             column = ColumnSpec(
-                sheet=self.name, table=row.table, col=c, letter=get_column_letter(c), role="value", key=f"c{c}"
+                sheet=self.name,
+                table=row.table,
+                col=c,
+                letter=get_column_letter(c),
+                role="value",
+                key=f"c{c}",
             )
             cell_spec = self.make_cell(self.tables[-1], row, column, r, c, False)
             if cell_spec is not None and cell_spec.cell not in self.cell_addresses:

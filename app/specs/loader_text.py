@@ -50,7 +50,15 @@ FOOTER_PREFIXES = (
     "kt. ",
 )
 DATE_LINE_RE = re.compile(r"ngay\s*[.…_\s\d]*\s*thang\s*[.…_\s\d]*\s*nam", re.I)
-NARRATIVE_KEYS = ("thuyet minh", "danh gia", "giai trinh", "nhan xet", "kien nghi", "de xuat", "kho khan")
+NARRATIVE_KEYS = (
+    "thuyet minh",
+    "danh gia",
+    "giai trinh",
+    "nhan xet",
+    "kien nghi",
+    "de xuat",
+    "kho khan",
+)
 TOTAL_PREFIXES = ("tong", "cong", "toan tinh", "toan huyen", "tong cong", "tong so")
 ENTITY_PREFIXES = ("ten ", "ho va ten", "ho ten", "don vi", "co so", "truong", "xa", "phuong")
 MOTTO_KEYS = ("cong hoa xa hoi chu nghia", "doc lap - tu do", "doc lap tu do")
@@ -86,7 +94,9 @@ def column_role(text: str) -> str | None:
         return "code"
     if key.startswith(NOTE_PREFIXES):
         return "note"
-    if len(key) <= 60 and (key in LABEL_PREFIXES or key.startswith(tuple(p + " " for p in LABEL_PREFIXES))):
+    if len(key) <= 60 and (
+        key in LABEL_PREFIXES or key.startswith(tuple(p + " " for p in LABEL_PREFIXES))
+    ):
         return "label"
     return None
 
