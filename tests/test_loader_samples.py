@@ -339,3 +339,10 @@ def test_percent_format_and_text_form():
     assert {r.kind for r in spec.rows} == {"text"}
     c2 = spec.cell_at(spec.sheets[0].name, "C2")
     assert c2.kind == "entry" and c2.type == "text"
+
+
+def test_builtin_spec_matches_the_loader(ktxh):
+    builtin = Path(__file__).parents[1] / "form_specs" / "ktxh_thang.yaml"
+    spec = FormSpec.from_yaml(builtin.read_text(encoding="utf-8"))
+    assert spec.code == "KTXH-B01"
+    assert spec.content_hash() == ktxh.content_hash()
