@@ -231,3 +231,47 @@ def test_narrative_blocks_are_multi_line_text_that_is_saved(client, session):
     assert load_values(session, narrative)["tinh_hinh"] == text
     stale = _save(client, narrative, {"tinh_hinh": "Khác"}, base={"tinh_hinh": ""})
     assert stale.status_code == 409 and stale.get_json()["keys"] == ["tinh_hinh"]
+
+
+def test_the_browser_reads_and_writes_numbers_like_the_server():
+    import json
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    from app.formatting import format_number
+    from app.numbers import NotANumber, parse_number
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    js = Path(__file__).resolve().parent.parent / "app" / "static" / "js"
+    typed = ["1.234,5", "1234,5", "1.234.567", "12.5", "-12,3%", "(5)", " 7 000 ", "1,2,3", "abc",
+             "", "0,001", "1.23"]
+    numbers = [[1234567.5, None], [1334.5, 2], [-0.5, None], [2.345, 2], [0.1 + 0.2, None],
+               [1000000, None], [-1234.567, 1]]
+    script = (
+        "global.window = global; global.document = {getElementById: () => null};"
+        f"require({json.dumps(str(js / 'formulas.js'))});"
+        f"require({json.dumps(str(js / 'entry.js'))});"
+        f"const typed = {json.dumps(typed)}; const numbers = {json.dumps(numbers)};"
+        "console.log(JSON.stringify({"
+        " parsed: typed.map(t => { const n = window.EntryNumbers.parse(t);"
+        "   return n === null ? null : (Number.isNaN(n) ? 'NaN' : n); }),"
+        " formatted: numbers.map(([n, d]) => window.EntryNumbers.format(n, d))}));"
+    )
+    out = json.loads(subprocess.run([node, "-e", script], capture_output=True, text=True,
+                                    check=True, timeout=30).stdout)
+
+    def server(text):
+        try:
+            value = parse_number(text)
+        except NotANumber:
+            return "NaN"
+        return None if value is None else float(value)
+
+    expected = [server(t) for t in typed]
+    assert [p if isinstance(p, (str, type(None))) else pytest.approx(p) for p in out["parsed"]] \
+        == expected
+    assert out["formatted"] == [format_number(round(n, 8) if d is None else n, d)
+                                for n, d in numbers]

@@ -8,6 +8,9 @@
 (function (window, document, $) {
   "use strict";
 
+  var GROUPED_WITH_DOTS = /^[+-]?\d{1,3}(\.\d{3})+$/;
+  var PLAIN_NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+  window.EntryNumbers = { parse: parseNumber, format: formatNumber };
   var configNode = document.getElementById("entry-config");
   var root = document.getElementById("report-entry");
   if (!configNode || !root) return;
@@ -24,8 +27,6 @@
   }
 
   // -- numbers -------------------------------------------------------------------------------
-  var GROUPED_WITH_DOTS = /^[+-]?\d{1,3}(\.\d{3})+$/;
-  var PLAIN_NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
   /* The same reading as app/numbers.py parse_number: null for blank, NaN when not a number. */
   function parseNumber(text) {
