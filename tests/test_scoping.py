@@ -21,11 +21,13 @@ from app.models import (
     Breakdown,
     BreakdownOption,
     CalendarDay,
+    FormVersion,
     Indicator,
     IndicatorGroup,
     Period,
     Regime,
     RegimeRoleGrant,
+    Report,
     Unit,
     UnitSuccession,
     UnitType,
@@ -90,6 +92,11 @@ def _foreign_rows(session, world) -> dict[type, object]:
         CalendarDay: CalendarDay(day=dt.date(2026, 12, 31), kind="day_off", name=SHARED),
         UnitType: session.scalar(select(UnitType).where(UnitType.code == "commune")),
     }
+    rows[Report] = Report(
+        regime=regime_b, period=rows[Period], unit=b1, form_code="CD-B01", state="draft",
+        form_version=FormVersion(code="CD-B01", version=1, title=FOREIGN, status="published",
+                                 spec_json="{}", content_hash="0" * 64),
+    )
     rows[BreakdownOption] = BreakdownOption(breakdown=rows[Breakdown], code="x", name=SHARED)
     for row in rows.values():
         session.add(row)
