@@ -367,7 +367,8 @@ def save_values(
     """Store the changed cells of a report in one transaction step (the caller commits).
 
     ``changes`` maps value keys to what was typed. Only entry cells are taken: values sent for
-    computed or fixed cells are ignored, and computed cells are recomputed here. With
+    computed or fixed cells are ignored (computed cells are derived on read, see
+    ``values_with_computed``). With
     ``base_values`` (what the person saw when they started typing), a cell that someone else
     changed in the meantime is refused as a conflict instead of being overwritten; cells nobody
     else touched are saved, so two people filling different parts of a report lose nothing.
@@ -448,16 +449,23 @@ def save_values(
         put(key, value)
     result.saved = len(to_write)
     if to_write:
-        values = {k: stored_value(r) for k, r in existing.items()}
-        for key, value in recompute(spec, values).items():
-            if not _same(value, values.get(key)):
-                put(key, value)
         report.revision = Report.revision + 1  # in SQL: never a stale read-modify-write
         report.updated_at = now
         report.updated_by_id = user_id
     session.flush()
     result.revision = report.revision
     return result
+
+
+def values_with_computed(spec: FormSpec, values: dict[str, object]) -> dict[str, object]:
+    """A report's stored entry values plus its computed cells, computed now on the server.
+
+    Computed cells are never stored: they are derived from the entry values whenever they are
+    shown, exported or aggregated, so a total can never disagree with its parts.
+    """
+    merged = dict(values)
+    merged.update(recompute(spec, values))
+    return merged
 
 
 def recompute(spec: FormSpec, values: dict[str, object]) -> dict[str, object]:

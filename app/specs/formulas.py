@@ -459,9 +459,18 @@ def strip_formula(formula: str) -> str:
 
 @lru_cache(maxsize=4096)
 def parse(formula: str) -> Node:
-    """Parse a formula, with or without its leading "=", into a tree; FormulaError if unreadable."""
+    """Parse a formula, with or without its leading "=", into a tree; FormulaError if unreadable.
+
+    Trees are cached by formula text (they are never modified), so a form's formulas are parsed
+    once per process, not on every save and page view.
+    """
     if not isinstance(formula, str):
         raise FormulaError("Công thức phải là chuỗi ký tự")
+    return _parse_cached(formula)
+
+
+@lru_cache(maxsize=32768)
+def _parse_cached(formula: str) -> Node:
     text = strip_formula(formula)
     offset = len(formula) - len(formula.lstrip(" \t\r\n\u00a0"))
     offset += 1 if formula.lstrip(" \t\r\n\u00a0").startswith("=") else 0
@@ -1086,6 +1095,22 @@ def _evaluation_order(
     return order, [key for key in formulas if key not in done]
 
 
+_ORDERS: dict[tuple, tuple] = {}
+
+
+def _cached_order(items: tuple, canonical) -> tuple[list, list]:
+    """The evaluation order of a form's formulas, computed once per distinct set of formulas."""
+    sheets = tuple(sorted({canonical(sheet) for (sheet, _), _f in items}))
+    key = (items, sheets)
+    found = _ORDERS.get(key)
+    if found is None:
+        if len(_ORDERS) > 32:
+            _ORDERS.clear()
+        found = _evaluation_order(dict(items), canonical)
+        _ORDERS[key] = found
+    return found
+
+
 def _computed_formulas(cells) -> dict[tuple[str, str], str]:
     formulas: dict[tuple[str, str], str] = {}
     for cell in cells:
@@ -1127,7 +1152,7 @@ def evaluate_cells(cells, values: dict[tuple[str, str], Any]) -> dict[tuple[str,
     formulas = _computed_formulas(cells)
     given = {(sheet, _address(cell)): value for (sheet, cell), value in values.items()}
     canonical = _sheet_names([sheet for sheet, _ in formulas] + [sheet for sheet, _ in given])
-    order, circular = _evaluation_order(formulas, canonical)
+    order, circular = _cached_order(tuple(formulas.items()), canonical)
     results: dict[tuple[str, str], Any] = {key: CYCLE for key in circular}
 
     def resolve(sheet: str, cell: str) -> Any:

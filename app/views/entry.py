@@ -37,6 +37,7 @@ from app.reports import (
     spec_of,
     split_key,
     validate_values,
+    values_with_computed,
 )
 from app.scoping import current_user, read_criterion, unit_in_scope
 from app.specs.model import CellSpec, FormSpec, Problem
@@ -468,7 +469,7 @@ class ReportEntryView(BaseView):
 
         report = self._report(report_id)
         spec = spec_of(report.form_version)
-        values = load_values(db.session, report)
+        values = values_with_computed(spec, load_values(db.session, report))
         editable = self._may_enter(report)
         sheets = build_grid(spec, values, editable)
         kind = getattr(report.regime, "report_kind", None)
@@ -547,7 +548,7 @@ class ReportEntryView(BaseView):
             db.session.rollback()
             return jsonify(message=str(error.message if hasattr(error, "message") else error)), 422
         db.session.refresh(report)
-        values = load_values(db.session, report)
+        values = values_with_computed(spec, load_values(db.session, report))
         keys_at = self._keys_at(spec)
         computed = {c.key: display(c, values.get(c.key)) for c in spec.computed_cells}
         return jsonify(
