@@ -38,7 +38,9 @@ _READ_COMMON = [
 _REPORT_VIEWS = r"(ReportView|ReportEntryView)"
 _REPORT_MENUS = (r"(Báo cáo|Danh sách báo cáo)", "menu_access")
 _REPORT_ENTRY = [(_REPORT_VIEWS, ANY), _REPORT_MENUS]
-_REPORT_READ = [(_REPORT_VIEWS, READ), (r"ReportEntryView", r"can_check"), _REPORT_MENUS]
+_REPORT_READ = [
+    (_REPORT_VIEWS, READ), (r"ReportEntryView", r"(can_check|can_workbook)"), _REPORT_MENUS,
+]
 
 # Per role: the (view, permission) patterns it is granted, each matched against the whole
 # name. The provincial admin is FAB's AUTH_ROLE_ADMIN and holds every permission.
@@ -51,9 +53,11 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         (r"(RegimeView|RegimeApi|PeriodView|PeriodApi)", ANY),
         (_CATALOGUE_VIEWS, ANY),
         (r"IndicatorImportView", ANY),
+        (r"(FormUploadView|FormVersionView)", ANY),
         (
             r"(Sáp nhập, chia tách|Nhập danh sách đơn vị|Tài khoản|Phân quyền theo chế độ"
             r"|Lịch sử đơn vị công tác|Nhập danh sách tài khoản|Nhập danh mục chỉ tiêu"
+            r"|Biểu mẫu|Tải lên biểu mẫu"
             r"|Security|List Users)",
             "menu_access",
         ),

@@ -581,6 +581,73 @@ class ReportEntryView(BaseView):
                                  "message": _("chưa nhập (bắt buộc)"), "severity": "error"})
         return jsonify(ok=not problems, problems=problems)
 
+    # -- offline round trip -----------------------------------------------------------------------
+    @expose("/<int:report_id>/workbook")
+    @has_access
+    def workbook(self, report_id: int):
+        """The original workbook pre-filled with the report's values, to fill in Excel."""
+        from urllib.parse import quote
+
+        from app.specs.workbook_io import fill_workbook
+
+        report = self._report(report_id)
+        version = report.form_version
+        if not version.source_workbook:
+            flash(_("Biểu mẫu này không có tệp Excel gốc để tải về."), "warning")
+            return redirect(url_for("ReportEntryView.show", report_id=report.id))
+        spec = spec_of(version)
+        data = fill_workbook(version.source_workbook, spec, load_values(db.session, report))
+        name = f"{report.form_code}_{report.unit.short_name or report.unit.name}_{report.period.label}"
+        filename = re.sub(r"[\\/:*?\"<>|]+", "-", name) + ".xlsx"
+        response = Response(
+            data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        )
+        response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
+        return response
+
+    @expose("/<int:report_id>/workbook", methods=["POST"])
+    @has_access
+    def upload_workbook(self, report_id: int):
+        """A workbook filled offline: all its values are stored, or none when any cell is wrong."""
+        from app.specs.workbook_io import read_filled_workbook
+
+        self._check_csrf()
+        report = self._report(report_id)
+        back = redirect(url_for("ReportEntryView.show", report_id=report.id))
+        if not self._may_enter(report):
+            flash(_("Bạn không được sửa số liệu của báo cáo này."), "danger")
+            return back
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            flash(_("Chọn tệp Excel đã điền số liệu."), "danger")
+            return back
+        spec = spec_of(report.form_version)
+        try:
+            values, problems = read_filled_workbook(upload.stream.read(), spec, upload.filename)
+        except DomainError as error:
+            flash(error.message, "danger")
+            return back
+        errors = [p for p in problems if p.severity == "error"]
+        if errors:
+            shown = "; ".join(str(p) for p in errors[:20])
+            more = len(errors) - 20
+            flash(_("Tệp chưa hợp lệ, chưa lưu số liệu nào. %(problems)s", problems=shown)
+                  + (_(" … và %(count)s lỗi khác.", count=more) if more > 0 else ""), "danger")
+            return back
+        cell_keys = {c.key for c in spec.entry_cells}
+        changes = {k: v for k, v in values.items() if k in cell_keys}
+        narratives = {k: v for k, v in values.items() if k in {b.key for b in spec.narrative_blocks}}
+        try:
+            result = save_values(db.session, report, changes, user=current_user())
+            saved = result.saved + _save_narratives(report, narratives, None, current_user())
+            db.session.commit()
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "danger")
+            return back
+        flash(_("Đã nạp tệp Excel: lưu %(count)s ô thay đổi.", count=saved), "success")
+        return back
+
     # -- attachments ----------------------------------------------------------------------------
     @expose("/<int:report_id>/attachments", methods=["POST"])
     @has_access
