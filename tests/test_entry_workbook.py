@@ -100,3 +100,11 @@ def test_a_file_that_is_not_a_workbook_is_refused(client, session):
     assert response.status_code == 200
     assert session.scalar(select(func.count()).select_from(ReportValue)) == 0
     assert "xlsx" in response.get_data(as_text=True).lower()
+
+
+def test_the_entry_page_offers_the_offline_round_trip(client, session):
+    report, _spec = _world(session)
+    factories.login(client, "nhaplieu")
+    page = client.get(f"/entry/{report.id}").get_data(as_text=True)
+    assert f'href="/entry/{report.id}/workbook"' in page
+    assert f'action="/entry/{report.id}/workbook"' in page
