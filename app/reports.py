@@ -334,6 +334,43 @@ def validate_values(spec: FormSpec, values: dict[str, object]) -> list[Problem]:
         _, problem = convert(cell, raw, spec)
         if problem:
             problems.append(Problem(problem, **where))
+    return problems + rule_problems(spec, values)
+
+
+def rule_problems(spec: FormSpec, values: dict[str, object]) -> list[Problem]:
+    """Rules across cells (XLSForm's constraint + constraint_message): an expression over cell
+    addresses that must be TRUE, e.g. "E5=C5+D5" or "C7<=C6". Blank cells count as 0 as in
+    Excel; a rule that cannot be evaluated is reported with its expression."""
+    if not spec.rules:
+        return []
+    from app.specs.formulas import ExcelError, FormulaError, evaluate, references
+
+    merged = values_with_computed(spec, values)
+    by_address = {}
+    for cell in spec.cells:
+        value = merged.get(cell.key)
+        by_address[(cell.sheet, cell.cell.replace("$", "").upper())] = (
+            float(value) if isinstance(value, Decimal) else value
+        )
+    default_sheet = spec.sheets[0].name if spec.sheets else ""
+    problems = []
+    for rule in spec.rules:
+        try:
+            outcome = evaluate(rule.expression, lambda sheet, cell: by_address.get((sheet, cell)),
+                               default_sheet)
+            first = next(iter(references(rule.expression, default_sheet)), None)
+        except FormulaError as error:
+            problems.append(Problem(f"quy tắc «{rule.expression}» không đọc được: {error.message}"))
+            continue
+        if outcome is True:
+            continue
+        where = {}
+        if first is not None:
+            where = {"sheet": first[0], "row": _row_of(first[1]), "column": _col_of(first[1])}
+        reason = rule.message if not isinstance(outcome, ExcelError) else (
+            f"{rule.message} (không tính được: {outcome})"
+        )
+        problems.append(Problem(reason, severity=rule.severity, **where))
     return problems
 
 

@@ -194,3 +194,18 @@ def test_a_column_is_carried_over_from_the_previous_period(session):
     assert result.ignored == ["r5|c3"]  # shown read-only, as the spec says
     session.commit()
     assert load_values(session, second)["r5|c3"] == Decimal("40")
+
+
+def test_rules_across_cells_name_their_cell():
+    from app.specs.model import Rule
+
+    spec = small_spec()
+    spec.rules = [
+        Rule(expression="D5<=C5", message="Thực hiện tháng không vượt kế hoạch năm"),
+        Rule(expression="E5=C5+D5", message="Tổng phải bằng kế hoạch cộng thực hiện"),
+    ]
+    problems = validate_values(spec, {"r5|c3": Decimal("10"), "r5|c4": Decimal("12")})
+    described = {(p.sheet, p.row, p.column): p.message for p in problems}
+    assert described[("Biểu 01", 5, "D")] == "Thực hiện tháng không vượt kế hoạch năm"
+    assert "Tổng phải bằng kế hoạch cộng thực hiện" not in described.values()  # E5 is computed
+    assert validate_values(spec, {"r5|c3": Decimal("12"), "r5|c4": Decimal("10")}) == []
