@@ -37,6 +37,11 @@ def register_views(appbuilder) -> None:
     appbuilder.add_view(PeriodView, "Kỳ báo cáo", label=_l("Kỳ báo cáo"), icon="fa-calendar", category="Chế độ báo cáo")
     appbuilder.add_view(CalendarDayView, "Ngày nghỉ, làm bù", label=_l("Ngày nghỉ, làm bù"), icon="fa-calendar-times-o", category="Chế độ báo cáo")
 
+    from app.views.forms_admin import FormUploadView, FormVersionView
+
+    appbuilder.add_view(FormVersionView, "Biểu mẫu", label=_l("Biểu mẫu"), icon="fa-file-excel-o", category="Chế độ báo cáo")
+    appbuilder.add_view(FormUploadView, "Tải lên biểu mẫu", label=_l("Tải lên biểu mẫu"), icon="fa-upload", category="Chế độ báo cáo")
+
     accounts = _l("Tài khoản")
     appbuilder.add_view(RegimeRoleGrantView, "Phân quyền theo chế độ", label=_l("Phân quyền theo chế độ"), icon="fa-key", category="Tài khoản", category_label=accounts, category_icon="fa-users")
     appbuilder.add_view(UserUnitHistoryView, "Lịch sử đơn vị công tác", label=_l("Lịch sử đơn vị công tác"), icon="fa-history", category="Tài khoản")
