@@ -281,3 +281,29 @@ def test_another_users_token_is_not_accepted(client, session):
     factories.login(client, "quantriso")
     response = client.get(f"/forms/upload/{token}")
     assert response.status_code == 302 and response.headers["Location"].endswith("/forms/upload/")
+
+
+def test_every_sample_template_previews_and_maps(client, session):
+    """Real templates (several sheets, entity tables, formulas): the preview draws every entry
+    cell, and after creating the missing indicators only formula problems may remain."""
+    import pytest
+
+    from app.specs.loader import load_spec
+
+    regimes = _world(session)
+    factories.login(client, "tinh")
+    paths = sorted(TEMPLATES.glob("*.xlsx")) + sorted((TEMPLATES / "real").glob("*.xlsx"))
+    assert len(paths) >= 4
+    for number, path in enumerate(paths):
+        data = path.read_bytes()
+        spec = load_spec(data, filename=path.name)
+        if spec.errors:
+            pytest.fail(f"{path.name}: {spec.errors[0]}")
+        token = _token(_upload(client, regimes["province"], data=data, filename=path.name,
+                               code=f"MAU-{number}"))
+        response = client.post(f"/forms/upload/{token}", data={"action": "create_missing"})
+        assert response.status_code == 302, path.name
+        html = client.get(f"/forms/upload/{token}").get_data(as_text=True)
+        assert html.count('class="cell-entry') == len(spec.entry_cells), path.name
+        assert 'id="unmatched-rows"' not in html, path.name
+        assert "chưa gắn với chỉ tiêu trong danh mục" not in html, path.name
