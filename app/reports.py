@@ -494,6 +494,26 @@ def save_values(
     return result
 
 
+_COMPUTED_BY_REVISION: dict[tuple, dict[str, object]] = {}
+
+
+def report_values(session, report: Report) -> dict[str, object]:
+    """A report's entry values with its computed cells. The computed part is kept per report
+    revision in this process, so showing a report again costs no formula evaluation."""
+    spec = spec_of(report.form_version)
+    values = load_values(session, report)
+    key = (report.id, report.revision, report.form_version.content_hash)
+    computed = _COMPUTED_BY_REVISION.get(key)
+    if computed is None:
+        computed = recompute(spec, values)
+        if len(_COMPUTED_BY_REVISION) > 128:
+            _COMPUTED_BY_REVISION.clear()
+        _COMPUTED_BY_REVISION[key] = computed
+    merged = dict(values)
+    merged.update(computed)
+    return merged
+
+
 def values_with_computed(spec: FormSpec, values: dict[str, object]) -> dict[str, object]:
     """A report's stored entry values plus its computed cells, computed now on the server.
 

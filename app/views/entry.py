@@ -33,11 +33,11 @@ from app.reports import (
     ReportConflict,
     load_values,
     read_only_keys,
+    report_values,
     save_values,
     spec_of,
     split_key,
     validate_values,
-    values_with_computed,
 )
 from app.scoping import current_user, read_criterion, unit_in_scope
 from app.specs.model import CellSpec, FormSpec, Problem
@@ -166,6 +166,11 @@ class GridTable:
     number_row: list[str] | None
     rows: list[GridRow]
     widths: list[str]
+
+    def body_html(self) -> Markup:
+        from app.views.grid_html import table_body_html
+
+        return table_body_html(self.rows)
 
 
 @dataclass
@@ -350,13 +355,23 @@ def _value_cell(spec, cell: CellSpec, values, editable, locked) -> GridCell:
 
 
 def client_cells(spec: FormSpec) -> list[dict]:
-    """What the browser needs of every value cell to recompute and to read numbers."""
-    return [
-        {"key": c.key, "sheet": c.sheet, "cell": c.cell.replace("$", "").upper(), "kind": c.kind,
-         "type": c.type, "formula": c.formula, "decimals": c.decimals,
-         "value": c.value if c.kind == "fixed" else None}
-        for c in spec.cells
-    ]
+    """What the browser needs to recompute: the computed cells and the fixed values they may
+    read. Entry cells carry their own data attributes on their inputs, so they are not repeated
+    here (a 1,000-row form would otherwise send every cell twice)."""
+    cells = []
+    for c in spec.cells:
+        if c.kind == "computed":
+            item = {"key": c.key, "sheet": c.sheet, "cell": c.cell.replace("$", "").upper(),
+                    "kind": "computed", "formula": c.formula}
+            if c.decimals is not None:
+                item["decimals"] = c.decimals
+        elif c.kind == "fixed" and c.value is not None:
+            item = {"sheet": c.sheet, "cell": c.cell.replace("$", "").upper(), "kind": "fixed",
+                    "value": c.value}
+        else:
+            continue
+        cells.append(item)
+    return cells
 
 
 # -- attachments --------------------------------------------------------------------------------
@@ -469,7 +484,7 @@ class ReportEntryView(BaseView):
 
         report = self._report(report_id)
         spec = spec_of(report.form_version)
-        values = values_with_computed(spec, load_values(db.session, report))
+        values = report_values(db.session, report)
         editable = self._may_enter(report)
         sheets = build_grid(spec, values, editable)
         kind = getattr(report.regime, "report_kind", None)
@@ -548,7 +563,7 @@ class ReportEntryView(BaseView):
             db.session.rollback()
             return jsonify(message=str(error.message if hasattr(error, "message") else error)), 422
         db.session.refresh(report)
-        values = values_with_computed(spec, load_values(db.session, report))
+        values = report_values(db.session, report)
         keys_at = self._keys_at(spec)
         computed = {c.key: display(c, values.get(c.key)) for c in spec.computed_cells}
         return jsonify(
