@@ -467,6 +467,7 @@ def _monthly_reports(session, finance, departments, communes) -> int:
     from app.errors import DomainError
     from app.models import Period, Regime, Report
     from app.reports import get_or_create_report, publish_form_version
+    from app.specs.builtin import source_workbook_for
     from app.specs.model import FormSpec
 
     regime = session.scalar(select(Regime).where(Regime.code == MONTHLY_REGIME))
@@ -479,7 +480,8 @@ def _monthly_reports(session, finance, departments, communes) -> int:
         return 0
     try:
         spec = FormSpec.from_yaml(KTXH_SPEC.read_text(encoding="utf-8"))
-        publish_form_version(session, spec, regime=regime, owner_unit=finance, builtin=True)
+        publish_form_version(session, spec, regime=regime, owner_unit=finance, builtin=True,
+                             source_workbook=source_workbook_for(spec, KTXH_SPEC.parent))
     except (DomainError, ValueError, TypeError, KeyError):
         return 0
     have = set(session.scalars(

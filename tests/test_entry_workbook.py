@@ -108,3 +108,16 @@ def test_the_entry_page_offers_the_offline_round_trip(client, session):
     page = client.get(f"/entry/{report.id}").get_data(as_text=True)
     assert f'href="/entry/{report.id}/workbook"' in page
     assert f'action="/entry/{report.id}/workbook"' in page
+
+
+def test_built_in_forms_keep_their_workbook_for_offline_filling(session):
+    from app.models import FormVersion
+    from app.specs.builtin import load_builtin_specs
+
+    first = load_builtin_specs(session)
+    session.commit()
+    again = load_builtin_specs(session)
+    assert [item.created for item in first] == [True] * len(first)
+    assert [item.created for item in again] == [False] * len(again)
+    version = session.scalars(select(FormVersion).where(FormVersion.code == "KTXH-B01")).one()
+    assert version.builtin and version.source_workbook[:2] == b"PK"

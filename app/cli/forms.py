@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 
@@ -46,49 +45,26 @@ def parse_command(path: str, code: str | None, as_yaml: bool) -> None:
 @click.argument("directory", required=False, type=click.Path(exists=True, file_okay=False))
 @with_appcontext
 def load_command(directory: str | None) -> None:
-    from app.models.forms import FormVersion
-    from app.specs.model import FormSpec
+    from app.errors import DomainError
+    from app.specs.builtin import load_builtin_specs
 
     folder = Path(directory) if directory else BUILTIN_DIR
-    files = sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml"))
-    if not files:
+    if not (sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml"))):
         click.echo(f"Không có tệp .yaml nào trong {folder}.")
         return
+    try:
+        loaded = load_builtin_specs(db.session, folder)
+    except (DomainError, ValueError, TypeError, KeyError) as error:
+        db.session.rollback()
+        click.echo(f"Không nạp được biểu mẫu: {getattr(error, 'message', error)}", err=True)
+        raise SystemExit(1) from error
     created = unchanged = 0
-    for file in files:
-        try:
-            spec = FormSpec.from_yaml(file.read_text(encoding="utf-8"))
-        except Exception as error:  # noqa: BLE001
-            click.echo(f"Tệp {file.name}: không đọc được ({error}).", err=True)
-            raise SystemExit(1) from error
-        content_hash = spec.content_hash()
-        latest = (
-            db.session.query(FormVersion)
-            .filter(FormVersion.code == spec.code)
-            .order_by(FormVersion.version.desc())
-            .first()
-        )
-        if latest is not None and latest.content_hash == content_hash:
+    for item in loaded:
+        if item.created:
+            created += 1
+            click.echo(f"{item.spec.code}: đã nạp phiên bản {item.version.version} — {item.spec.title}.")
+        else:
             unchanged += 1
-            click.echo(f"{spec.code}: không đổi (phiên bản {latest.version}).")
-            continue
-        spec.version = (latest.version + 1) if latest is not None else 1
-        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        db.session.add(
-            FormVersion(
-                code=spec.code,
-                version=spec.version,
-                title=spec.title[:500],
-                status="published",
-                spec_json=spec.to_json(),
-                content_hash=content_hash,
-                source_filename=spec.source_filename,
-                builtin=True,
-                published_at=now,
-            )
-        )
-        db.session.flush()
-        created += 1
-        click.echo(f"{spec.code}: đã nạp phiên bản {spec.version} — {spec.title}.")
+            click.echo(f"{item.spec.code}: không đổi (phiên bản {item.version.version}).")
     db.session.commit()
     click.echo(f"Xong: {created} phiên bản mới, {unchanged} biểu mẫu không đổi.")
