@@ -97,6 +97,7 @@ def _foreign_rows(session, world) -> dict[type, object]:
         form_version=FormVersion(code="CD-B01", version=1, title=FOREIGN, status="published",
                                  spec_json="{}", content_hash="0" * 64),
     )
+    rows[FormVersion] = rows[Report].form_version
     rows[BreakdownOption] = BreakdownOption(breakdown=rows[Breakdown], code="x", name=SHARED)
     for row in rows.values():
         session.add(row)
