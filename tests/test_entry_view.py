@@ -282,3 +282,22 @@ def test_the_browser_reads_and_writes_numbers_like_the_server():
         == expected
     assert out["formatted"] == [format_number(round(n, 8) if d is None else n, d)
                                 for n, d in numbers]
+
+
+def test_headers_naming_a_period_read_for_the_report_period(client, session):
+    from app.specs.mapping import apply_header_templates
+    from tests.spec_fixtures import small_spec
+
+    report = _world(session)
+    spec = small_spec(code="TEST-B09")
+    spec.sheets[0].tables[0].columns[3].header_path = ["Thực hiện tháng 10/2026"]
+    spec.sheets[0].tables[0].columns[2].header_path = ["Kế hoạch năm 2026"]
+    assert apply_header_templates(spec) == 2
+    publish_form_version(session, spec, regime=report.regime)
+    period = report.period
+    period_report = get_or_create_report(session, period, report.unit, "TEST-B09")
+    session.commit()
+    factories.login(client, "nhaplieu")
+    html = client.get(f"/entry/{period_report.id}").get_data(as_text=True)
+    assert "Thực hiện tháng 11/2026" in html and "Thực hiện tháng 10/2026" not in html
+    assert "Kế hoạch năm 2026" in html

@@ -261,7 +261,28 @@ def _number_row(table) -> list[str] | None:
     return out
 
 
-def build_grid(spec: FormSpec, values: dict, editable: bool) -> list[GridSheet]:
+def build_grid(spec: FormSpec, values: dict, editable: bool, period=None) -> list[GridSheet]:
+    """The form as the paper shows it, filled with ``values``; with a ``period``, headers that
+    name a period ("Thực hiện tháng 10/2026") read for that period when the form was published
+    with period-aware headers."""
+    sheets = _build_grid(spec, values, editable)
+    if period is not None and any(
+        column.header_template for sheet in spec.sheets for table in sheet.tables
+        for column in table.columns
+    ):
+        from app.specs.mapping import header_template, render_header
+
+        for sheet in sheets:
+            for table in sheet.tables:
+                for header_row in table.header_rows:
+                    for cell in header_row:
+                        template = header_template(cell.text) if cell.text else None
+                        if template:
+                            cell.text = render_header(template, period)
+    return sheets
+
+
+def _build_grid(spec: FormSpec, values: dict, editable: bool) -> list[GridSheet]:
     cells_at = {(c.sheet, c.cell.replace("$", "").upper()): c for c in spec.cells}
     locked = read_only_keys(spec)
     sheets = []
@@ -486,7 +507,7 @@ class ReportEntryView(BaseView):
         spec = spec_of(report.form_version)
         values = report_values(db.session, report)
         editable = self._may_enter(report)
-        sheets = build_grid(spec, values, editable)
+        sheets = build_grid(spec, values, editable, period=report.period)
         kind = getattr(report.regime, "report_kind", None)
         config = {
             "saveUrl": url_for("ReportEntryView.save", report_id=report.id),
