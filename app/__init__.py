@@ -43,6 +43,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     logging.basicConfig(format="%(asctime)s:%(levelname)s:%(name)s:%(message)s")
     logging.getLogger().setLevel(flask_app.config.get("LOG_LEVEL", logging.INFO))
 
+    if flask_app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg2"):
+        # Batch UPDATEs too (psycopg2's plain executemany sends one row per round trip).
+        options = flask_app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+        options.setdefault("executemany_mode", "values_plus_batch")
+        options.setdefault("pool_pre_ping", True)
+
     import app.models  # noqa: F401,I001  (registers every table on the shared metadata)
 
     db.init_app(flask_app)

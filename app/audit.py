@@ -251,16 +251,15 @@ def _before_flush(session: Session, flush_context, instances) -> None:
         if state.key is None or _is_audit_mapper(state.mapper):
             continue
         deleting = obj in session.deleted
-        for key, _column in (_columns(state.mapper) if deleting else _changed_columns(state)):
-            if deleting:
-                if key not in state.dict:
-                    wanted[state.mapper].append(state)
-                    break
-                continue
-            history = state.attrs[key].history
-            if history.added and not history.deleted and not history.unchanged:
+        if deleting:
+            if any(key not in state.dict for key, _column in _columns(state.mapper)):
                 wanted[state.mapper].append(state)
-                break
+            continue
+        # an old value the ORM never loaded is NO_VALUE in committed_state
+        if any(
+            state.committed_state[key] is attributes.NO_VALUE for key, _c in _changed_columns(state)
+        ):
+            wanted[state.mapper].append(state)
     if not wanted:
         return
     prefetch = session.info.setdefault(_PREFETCH, {})
@@ -316,17 +315,11 @@ def _after_flush(session: Session, flush_context) -> None:
         else:
             before, after = {}, {}
             for key, column in _changed_columns(state):
-                history = state.attrs[key].history
-                if not history.added and not history.deleted:
-                    continue
-                new = history.added[0] if history.added else None
-                if history.deleted:
-                    old = history.deleted[0]
-                elif column.name in old_row:
-                    old = old_row[column.name]
-                else:
-                    old = None
-                if history.deleted and history.added and old == new:
+                old = state.committed_state[key]
+                new = state.dict.get(key)
+                if old is attributes.NO_VALUE:
+                    old = old_row.get(column.name)
+                elif old == new:
                     continue
                 before[column.name] = _column_value(table, column.name, old)
                 after[column.name] = _column_value(table, column.name, new)
