@@ -21,7 +21,7 @@ from flask import Response, abort, current_app, flash, jsonify, redirect, reques
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy import select
 
 from app.errors import DomainError
@@ -166,8 +166,11 @@ class GridTable:
     number_row: list[str] | None
     rows: list[GridRow]
     widths: list[str]
+    body: Markup | None = None  # filled from the form's cached skeleton
 
     def body_html(self) -> Markup:
+        if self.body is not None:
+            return self.body
         from app.views.grid_html import table_body_html
 
         return table_body_html(self.rows)
@@ -265,7 +268,13 @@ def build_grid(spec: FormSpec, values: dict, editable: bool, period=None) -> lis
     """The form as the paper shows it, filled with ``values``; with a ``period``, headers that
     name a period ("Thực hiện tháng 10/2026") read for that period when the form was published
     with period-aware headers."""
-    sheets = _build_grid(spec, values, editable)
+    skeletons = _body_skeletons(spec, editable)
+    sheets = _build_grid(spec, values, editable, with_rows=skeletons is None)
+    if skeletons is not None:
+        cells = CellIndexByKey.of(spec)
+        tables = [table for sheet in sheets for table in sheet.tables]
+        for table, (statics, keys) in zip(tables, skeletons, strict=True):
+            table.body = _fill(statics, keys, cells, values)
     if period is not None and any(
         column.header_template for sheet in spec.sheets for table in sheet.tables
         for column in table.columns
@@ -282,7 +291,61 @@ def build_grid(spec: FormSpec, values: dict, editable: bool, period=None) -> lis
     return sheets
 
 
-def _build_grid(spec: FormSpec, values: dict, editable: bool) -> list[GridSheet]:
+# -- the body of the grid: one skeleton per form version, values filled per request ----------
+_SLOT = re.compile("\ue000(.*?)\ue001", re.S)
+_SKELETONS: dict[tuple[int, bool], tuple[FormSpec, list]] = {}
+
+
+class CellIndexByKey(dict):
+    _cache: dict[int, tuple[FormSpec, CellIndexByKey]] = {}
+
+    @classmethod
+    def of(cls, spec: FormSpec) -> CellIndexByKey:
+        found = cls._cache.get(id(spec))
+        if found is None or found[0] is not spec:
+            found = (spec, cls({c.key: c for c in spec.cells}))
+            if len(cls._cache) > 64:
+                cls._cache.clear()
+            cls._cache[id(spec)] = found
+        return found[1]
+
+
+def _body_skeletons(spec: FormSpec, editable: bool) -> list | None:
+    """Per table, the body HTML split into static chunks and the value keys between them.
+
+    Built once per form version (the parsed spec is cached per version) with a marker in
+    every value, so a page view only escapes and joins the values. Forms with drop-down
+    cells are drawn in full, since their markup depends on the chosen value."""
+    if any(c.type == "choice" for c in spec.entry_cells):
+        return None
+    cached = _SKELETONS.get((id(spec), editable))
+    if cached is not None and cached[0] is spec:
+        return cached[1]
+    from app.views.grid_html import table_body_html
+
+    markers = {c.key: f"\ue000{c.key}\ue001" for c in spec.cells}
+    skeletons = []
+    for sheet in _build_grid(spec, markers, editable):
+        for table in sheet.tables:
+            parts = _SLOT.split(str(table_body_html(table.rows)))
+            skeletons.append((parts[0::2], parts[1::2]))
+    if len(_SKELETONS) > 64:
+        _SKELETONS.clear()
+    _SKELETONS[(id(spec), editable)] = (spec, skeletons)
+    return skeletons
+
+
+def _fill(statics: list[str], keys: list[str], cells: dict, values: dict) -> Markup:
+    out = [statics[0]]
+    for key, static in zip(keys, statics[1:], strict=True):
+        value = values.get(key)
+        if value is not None:
+            out.append(escape(display(cells[key], value)))
+        out.append(static)
+    return Markup("".join(out))
+
+
+def _build_grid(spec: FormSpec, values: dict, editable: bool, with_rows: bool = True) -> list[GridSheet]:
     cells_at = {(c.sheet, c.cell.replace("$", "").upper()): c for c in spec.cells}
     locked = read_only_keys(spec)
     sheets = []
@@ -298,7 +361,7 @@ def _build_grid(spec: FormSpec, values: dict, editable: bool) -> list[GridSheet]
             )
             covered: set[tuple[int, int]] = set()
             grid_rows = []
-            for row in rows:
+            for row in rows if with_rows else ():
                 cells = []
                 for column in columns:
                     if (row.row, column.col) in covered:
