@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import lru_cache
 
 from sqlalchemy import select, update
 
@@ -41,14 +40,20 @@ def join_key(row_key: str, column_key: str) -> str:
     return f"{row_key}|{column_key}" if column_key else row_key
 
 
-@lru_cache(maxsize=64)
-def _spec_for(form_version_id: int, content_hash: str, spec_json: str) -> FormSpec:
-    return FormSpec.from_json(spec_json)
+_SPECS: dict[tuple[int, str], FormSpec] = {}
 
 
 def spec_of(version: FormVersion) -> FormSpec:
-    """The parsed spec of a form version, cached by its content hash."""
-    return _spec_for(version.id, version.content_hash, version.spec_json)
+    """The parsed spec of a form version, cached by version and content hash (the large JSON
+    column is only loaded on the first use in this process)."""
+    key = (version.id, version.content_hash)
+    spec = _SPECS.get(key)
+    if spec is None:
+        spec = FormSpec.from_json(version.spec_json)
+        if len(_SPECS) > 64:
+            _SPECS.clear()
+        _SPECS[key] = spec
+    return spec
 
 
 @dataclass

@@ -49,10 +49,11 @@ class FormVersion(Model):
     regime_id: Mapped[int | None] = mapped_column(ForeignKey("regime.id"), index=True)
     owner_unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"), index=True)
     status: Mapped[str] = mapped_column(String(20), nullable=False, default="draft")
-    spec_json: Mapped[str] = mapped_column(Text, nullable=False)
+    # Large: loaded only when used (the parsed spec is cached per version and content hash).
+    spec_json: Mapped[str] = mapped_column(Text, nullable=False, deferred=True)
     content_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     source_filename: Mapped[str | None] = mapped_column(String(255))
-    source_workbook: Mapped[bytes | None] = mapped_column(LargeBinary)
+    source_workbook: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     builtin: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"))

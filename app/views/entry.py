@@ -316,11 +316,12 @@ def _body_skeletons(spec: FormSpec, editable: bool) -> list | None:
     Built once per form version (the parsed spec is cached per version) with a marker in
     every value, so a page view only escapes and joins the values. Forms with drop-down
     cells are drawn in full, since their markup depends on the chosen value."""
-    if any(c.type == "choice" for c in spec.entry_cells):
-        return None
     cached = _SKELETONS.get((id(spec), editable))
     if cached is not None and cached[0] is spec:
         return cached[1]
+    if any(c.type == "choice" for c in spec.entry_cells):
+        _SKELETONS[(id(spec), editable)] = (spec, None)
+        return None
     from app.views.grid_html import table_body_html
 
     markers = {c.key: f"\ue000{c.key}\ue001" for c in spec.cells}
@@ -346,8 +347,10 @@ def _fill(statics: list[str], keys: list[str], cells: dict, values: dict) -> Mar
 
 
 def _build_grid(spec: FormSpec, values: dict, editable: bool, with_rows: bool = True) -> list[GridSheet]:
-    cells_at = {(c.sheet, c.cell.replace("$", "").upper()): c for c in spec.cells}
-    locked = read_only_keys(spec)
+    cells_at = (
+        {(c.sheet, c.cell.replace("$", "").upper()): c for c in spec.cells} if with_rows else {}
+    )
+    locked = read_only_keys(spec) if with_rows else set()
     sheets = []
     for position, sheet in enumerate(spec.sheets):
         hidden_rows = set(sheet.hidden_rows or [])
@@ -438,7 +441,21 @@ def _value_cell(spec, cell: CellSpec, values, editable, locked) -> GridCell:
     return GridCell(kind="fixed", cell=cell, text=display(cell, value))
 
 
+_CLIENT_CELLS: dict[int, tuple[FormSpec, list[dict]]] = {}
+
+
 def client_cells(spec: FormSpec) -> list[dict]:
+    """client_cells_uncached, kept per parsed spec (one per form version)."""
+    found = _CLIENT_CELLS.get(id(spec))
+    if found is None or found[0] is not spec:
+        if len(_CLIENT_CELLS) > 64:
+            _CLIENT_CELLS.clear()
+        found = (spec, client_cells_uncached(spec))
+        _CLIENT_CELLS[id(spec)] = found
+    return found[1]
+
+
+def client_cells_uncached(spec: FormSpec) -> list[dict]:
     """What the browser needs to recompute: the computed cells and the fixed values they may
     read. Entry cells carry their own data attributes on their inputs, so they are not repeated
     here (a 1,000-row form would otherwise send every cell twice)."""
