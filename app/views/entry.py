@@ -27,7 +27,7 @@ from sqlalchemy import select
 from app.errors import DomainError
 from app.extensions import db
 from app.formatting import format_datetime, format_number
-from app.models import Report, ReportAttachment, ReportValue
+from app.models import FormVersion, Report, ReportAttachment, ReportValue
 from app.models.forms import utcnow
 from app.reports import (
     ReportConflict,
@@ -624,6 +624,12 @@ class ReportEntryView(BaseView):
             attachments=self._attachments(report),
             max_mb=MAX_ATTACHMENT_BYTES // (1024 * 1024),
             attachment_size=attachment_size,
+            has_workbook=db.session.scalar(
+                select(FormVersion.id).where(
+                    FormVersion.id == report.form_version_id,
+                    FormVersion.source_workbook.is_not(None),
+                )
+            ) is not None,
         )
 
     # -- saving ---------------------------------------------------------------------------------
