@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from app.errors import DomainError
 from app.models import FormVersion, Indicator, Period, Regime, Report, ReportValue, Unit
@@ -422,8 +422,10 @@ def save_values(
     _lock(session, report)
     existing = {
         join_key(row.row_key, row.column_key): row
-        for row in session.scalars(
-            select(ReportValue).where(ReportValue.report_id == report.id)
+        for row in session.execute(
+            select(ReportValue.id, ReportValue.row_key, ReportValue.column_key,
+                   ReportValue.number_value, ReportValue.text_value)
+            .where(ReportValue.report_id == report.id)
         )
     }
     result = SaveResult()
@@ -464,31 +466,30 @@ def save_values(
     rows_by_key = {row.key: row for row in spec.rows}
     columns_by_key = {c.key: c for sheet in spec.sheets for t in sheet.tables for c in t.columns}
 
-    def put(key: str, value) -> None:
-        row = existing.get(key)
-        if row is None:
-            row_key, column_key = split_key(key)
-            row_spec = rows_by_key.get(row_key)
-            column_spec = columns_by_key.get(column_key)
-            row = ReportValue(
-                report_id=report.id,
-                row_key=row_key,
-                column_key=column_key,
-                breakdown_key=(column_spec.breakdown or "") if column_spec else "",
-                indicator_id=indicator_ids.get(row_spec.indicator_code) if row_spec else None,
-                value_column_key=column_spec.catalogue_key if column_spec else None,
-            )
-            session.add(row)
-            existing[key] = row
-        if isinstance(value, Decimal):
-            row.number_value, row.text_value = value, None
-        else:
-            row.number_value, row.text_value = None, value
-        row.saved_by_id = user_id
-        row.saved_at = now
-
+    inserts, updates = [], []
     for key, value in to_write.items():
-        put(key, value)
+        number = value if isinstance(value, Decimal) else None
+        text = None if isinstance(value, Decimal) else value
+        row = existing.get(key)
+        if row is not None:
+            updates.append({"id": row.id, "number_value": number, "text_value": text,
+                            "saved_by_id": user_id, "saved_at": now})
+            continue
+        row_key, column_key = split_key(key)
+        row_spec = rows_by_key.get(row_key)
+        column_spec = columns_by_key.get(column_key)
+        inserts.append({
+            "report_id": report.id, "row_key": row_key, "column_key": column_key,
+            "breakdown_key": (column_spec.breakdown or "") if column_spec else "",
+            "indicator_id": indicator_ids.get(row_spec.indicator_code) if row_spec else None,
+            "value_column_key": column_spec.catalogue_key if column_spec else None,
+            "number_value": number, "text_value": text, "saved_by_id": user_id, "saved_at": now,
+        })
+    # Bulk statements (one executemany each); the audit records them like ORM changes.
+    if inserts:
+        session.execute(insert(ReportValue), inserts)
+    if updates:
+        session.execute(update(ReportValue), updates)
     result.saved = len(to_write)
     if to_write:
         report.revision = Report.revision + 1  # in SQL: never a stale read-modify-write

@@ -209,3 +209,23 @@ def test_rules_across_cells_name_their_cell():
     assert described[("Biểu 01", 5, "D")] == "Thực hiện tháng không vượt kế hoạch năm"
     assert "Tổng phải bằng kế hoạch cộng thực hiện" not in described.values()  # E5 is computed
     assert validate_values(spec, {"r5|c3": Decimal("12"), "r5|c4": Decimal("10")}) == []
+
+
+def test_a_save_is_one_audit_entry_with_every_cell(session):
+    import json
+
+    from app.models import AuditEntry
+
+    commune, (october, _) = _setup(session)
+    report = get_or_create_report(session, october, commune, "TEST-B01")
+    session.commit()
+    save_values(session, report, {"r5|c3": "1", "r6|c3": "2"})
+    session.commit()
+    save_values(session, report, {"r5|c3": "3", "r6|c4": "4"})
+    session.commit()
+    entry = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+    changes = [c for c in json.loads(entry.changes) if c["table"] == "report_value"]
+    ops = sorted((c["op"], Decimal((c["after"] or {}).get("number_value"))) for c in changes)
+    assert ops == [("insert", Decimal("4")), ("update", Decimal("3"))]
+    updated = next(c for c in changes if c["op"] == "update")
+    assert Decimal(updated["before"]["number_value"]) == Decimal("1")
