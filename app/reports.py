@@ -11,7 +11,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import event, insert, select, update
+from sqlalchemy.orm import Session
 
 from app.errors import DomainError
 from app.models import FormVersion, Indicator, Period, Regime, Report, ReportValue, Unit
@@ -420,6 +421,7 @@ def save_values(
     spec = spec_of(report.form_version)
     index = CellIndex.of(spec)
     _lock(session, report)
+    base_revision = session.scalar(select(Report.revision).where(Report.id == report.id))
     existing = {
         join_key(row.row_key, row.column_key): row
         for row in session.execute(
@@ -500,10 +502,32 @@ def save_values(
         report.updated_by_id = user_id
     session.flush()
     result.revision = report.revision
+    if to_write:
+        _compute_after_save(session, report, spec, base_revision, existing, to_write)
     return result
 
 
-_COMPUTED_BY_REVISION: dict[tuple, dict[str, object]] = {}
+def _compute_after_save(session, report, spec, base_revision, existing, to_write) -> None:
+    """Evaluate the formulas that depend on the saved cells, starting from the computed values
+    of the revision the save started from; kept for the new revision once the save commits."""
+    content_hash = report.form_version.content_hash
+    previous = _COMPUTED_BY_REVISION.get((report.id, base_revision, content_hash))
+    if previous is None or not spec.computed_cells:
+        return
+    values = {key: (row.number_value if row.number_value is not None else row.text_value)
+              for key, row in existing.items()}
+    values.update(to_write)
+    evaluated = _evaluate(spec, values, previous_raw=previous[1], changed_keys=list(to_write))
+    session.info.setdefault("computed_after_save", []).append(
+        ((report.id, result_revision(session, report), content_hash), evaluated)
+    )
+
+
+def result_revision(session, report) -> int:
+    return session.scalar(select(Report.revision).where(Report.id == report.id))
+
+
+_COMPUTED_BY_REVISION: dict[tuple, tuple[dict, dict]] = {}
 
 
 def report_values(session, report: Report) -> dict[str, object]:
@@ -512,15 +536,31 @@ def report_values(session, report: Report) -> dict[str, object]:
     spec = spec_of(report.form_version)
     values = load_values(session, report)
     key = (report.id, report.revision, report.form_version.content_hash)
-    computed = _COMPUTED_BY_REVISION.get(key)
-    if computed is None:
-        computed = recompute(spec, values)
-        if len(_COMPUTED_BY_REVISION) > 128:
-            _COMPUTED_BY_REVISION.clear()
-        _COMPUTED_BY_REVISION[key] = computed
+    cached = _COMPUTED_BY_REVISION.get(key)
+    if cached is None:
+        cached = _evaluate(spec, values)
+        _remember(key, cached)
     merged = dict(values)
-    merged.update(computed)
+    merged.update(cached[0])
     return merged
+
+
+def _remember(key: tuple, evaluated: tuple) -> None:
+    if len(_COMPUTED_BY_REVISION) > 128:
+        _COMPUTED_BY_REVISION.clear()
+    _COMPUTED_BY_REVISION[key] = evaluated
+
+
+@event.listens_for(Session, "after_commit")
+def _publish_computed(session) -> None:
+    """Computed values evaluated during a save become visible only once the save commits."""
+    for key, evaluated in session.info.pop("computed_after_save", []):
+        _remember(key, evaluated)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_computed(session) -> None:
+    session.info.pop("computed_after_save", None)
 
 
 def _update_values(session, updates: list[dict], existing_by_id: dict) -> None:
@@ -574,19 +614,31 @@ def values_with_computed(spec: FormSpec, values: dict[str, object]) -> dict[str,
 
 def recompute(spec: FormSpec, values: dict[str, object]) -> dict[str, object]:
     """The computed cells of a form from its entry values, by value key (server-side truth)."""
+    return _evaluate(spec, values)[0]
+
+
+def _evaluate(spec: FormSpec, values: dict[str, object], previous_raw=None, changed_keys=None):
+    """(computed values by value key, raw results by address). With the raw results of the
+    previous values and the keys that changed, only the dependent formulas are evaluated."""
     computed = spec.computed_cells
     if not computed:
-        return {}
-    from app.specs.formulas import ExcelError, evaluate_cells
+        return {}, {}
+    from app.specs.formulas import ExcelError, evaluate_cells, evaluate_changed
 
     by_address = {}
     for cell in spec.cells:
         value = values.get(cell.key)
         by_address[(cell.sheet, cell.cell)] = float(value) if isinstance(value, Decimal) else value
-    results = evaluate_cells(spec.cells, by_address)
+    if previous_raw is not None and changed_keys is not None:
+        index = CellIndex.of(spec)
+        changed = [(index.by_key[k].sheet, index.by_key[k].cell) for k in changed_keys
+                   if k in index.by_key]
+        results = evaluate_changed(spec.cells, by_address, previous_raw, changed)
+    else:
+        results = evaluate_cells(spec.cells, by_address)
     out = {}
     for cell in computed:
-        value = results.get((cell.sheet, cell.cell))
+        value = results.get((cell.sheet, cell.cell.replace("$", "").upper()))
         if isinstance(value, ExcelError):
             out[cell.key] = str(value)
         elif isinstance(value, bool):
@@ -595,7 +647,7 @@ def recompute(spec: FormSpec, values: dict[str, object]) -> dict[str, object]:
             out[cell.key] = Decimal(repr(float(value))).quantize(Decimal("1e-8")).normalize()
         else:
             out[cell.key] = value
-    return out
+    return out, results
 
 
 def _same(a, b) -> bool:

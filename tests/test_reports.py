@@ -229,3 +229,46 @@ def test_a_save_is_one_audit_entry_with_every_cell(session):
     assert ops == [("insert", Decimal("4")), ("update", Decimal("3"))]
     updated = next(c for c in changes if c["op"] == "update")
     assert Decimal(updated["before"]["number_value"]) == Decimal("1")
+
+
+def test_after_a_save_only_dependent_formulas_are_evaluated_and_agree_with_a_full_run(
+    tmp_path, monkeypatch
+):
+    import random
+
+    from app.reports import _evaluate
+    from app.specs import formulas
+    from app.specs.loader import load_spec
+    from bench.generate_template import generate
+
+    generate(tmp_path / "t.xlsx", rows=150, value_columns=9)
+    spec = load_spec(tmp_path / "t.xlsx")
+    evaluated = []
+    real_evaluate = formulas.evaluate
+    monkeypatch.setattr(formulas, "evaluate", lambda *a: evaluated.append(a) or real_evaluate(*a))
+    rng = random.Random(82)
+    numeric = [c.key for c in spec.entry_cells if c.type in ("number", "integer", "decimal")]
+    values = {key: Decimal(rng.randint(0, 10_000)) for key in numeric}
+    out, raw = _evaluate(spec, values)
+    for _ in range(5):
+        changed = rng.sample(numeric, 7)
+        for key in changed:
+            values[key] = Decimal(rng.randint(-50, 50_000)) / 10
+        evaluated.clear()
+        incremental, raw = _evaluate(spec, values, previous_raw=raw, changed_keys=changed)
+        assert 0 < len(evaluated) <= 7  # each changed cell feeds one "Tổng số" formula
+        assert incremental == _evaluate(spec, values)[0]
+
+
+def test_the_page_after_a_save_shows_the_totals_of_the_saved_values(session):
+    from app.reports import report_values
+
+    commune, (october, _) = _setup(session, with_formula=True)
+    report = get_or_create_report(session, october, commune, "TEST-B01")
+    session.commit()
+    assert report_values(session, report)["r5|c5"] == Decimal("0")  # primes the cache
+    save_values(session, report, {"r5|c3": "100", "r5|c4": "23"})
+    session.rollback()  # a save that never commits leaves nothing behind
+    save_values(session, report, {"r5|c3": "7", "r5|c4": "5"})
+    session.commit()
+    assert report_values(session, report)["r5|c5"] == Decimal("12")

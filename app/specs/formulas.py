@@ -1095,6 +1095,61 @@ def _evaluation_order(
     return order, [key for key in formulas if key not in done]
 
 
+_READERS: dict[tuple, dict] = {}
+
+
+def _readers_of(items: tuple, canonical) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    """For every cell address, the computed cells whose formulas read it directly."""
+    sheets = tuple(sorted({canonical(sheet) for (sheet, _), _f in items}))
+    key = (items, sheets)
+    found = _READERS.get(key)
+    if found is None:
+        found = {}
+        for computed, formula in items:
+            for sheet, cell in set(references(formula, computed[0])):
+                found.setdefault((canonical(sheet), cell), []).append(computed)
+        if len(_READERS) > 32:
+            _READERS.clear()
+        _READERS[key] = found
+    return found
+
+
+def evaluate_changed(
+    cells, values: dict[tuple[str, str], Any], previous: dict[tuple[str, str], Any],
+    changed: Iterable[tuple[str, str]],
+) -> dict[tuple[str, str], Any]:
+    """evaluate_cells after a few entry cells changed: ``previous`` holds the computed values
+    before the change; only the computed cells that depend on ``changed`` (directly or through
+    other computed cells) are evaluated again. Same results as evaluate_cells."""
+    formulas = _computed_formulas(cells)
+    given = {(sheet, _address(cell)): value for (sheet, cell), value in values.items()}
+    canonical = _sheet_names([sheet for sheet, _ in formulas] + [sheet for sheet, _ in given])
+    items = tuple(formulas.items())
+    order, circular = _cached_order(items, canonical)
+    if circular or any(key not in previous for key in formulas):
+        return evaluate_cells(cells, values)
+    readers = _readers_of(items, canonical)
+    affected: set[tuple[str, str]] = set()
+    queue = [(canonical(sheet), _address(cell)) for sheet, cell in changed]
+    while queue:
+        for reader in readers.get(queue.pop(), ()):
+            if reader not in affected:
+                affected.add(reader)
+                queue.append(reader)
+    results = {key: previous[key] for key in formulas}
+
+    def resolve(sheet: str, cell: str) -> Any:
+        key = (canonical(sheet), cell)
+        if key in formulas:
+            return results.get(key)
+        return given.get(key)
+
+    for key in order:
+        if key in affected:
+            results[key] = evaluate(formulas[key], resolve, key[0])
+    return results
+
+
 _ORDERS: dict[tuple, tuple] = {}
 
 
