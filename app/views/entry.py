@@ -22,6 +22,7 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
+from openpyxl.utils import column_index_from_string as column_number
 from sqlalchemy import select
 
 from app.errors import DomainError
@@ -104,21 +105,6 @@ class ReportView(ScopedModelView):
 # -- laying out the form ------------------------------------------------------------------------
 
 _ADDRESS = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d+)$")
-
-
-def column_number(letters: str) -> int:
-    number = 0
-    for ch in letters.upper():
-        number = number * 26 + ord(ch) - 64
-    return number
-
-
-def column_letter(number: int) -> str:
-    letters = ""
-    while number:
-        number, rest = divmod(number - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
 
 
 def parse_address(address: str) -> tuple[int, int]:

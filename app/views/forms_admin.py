@@ -22,8 +22,6 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import tempfile
-import time
 import unicodedata
 from pathlib import Path
 
@@ -57,6 +55,7 @@ from app.specs.mapping import (
 )
 from app.specs.model import FormSpec
 from app.specs.safety import UnsafeWorkbook, check_workbook_bytes
+from app.uploads import private_folder, sweep
 from app.views.base import ScopedInterface, ScopedModelView
 
 SESSION_KEY = "form_upload"
@@ -78,19 +77,11 @@ MATCH_LABELS = {
 
 
 def storage_dir() -> Path:
-    folder = Path(tempfile.gettempdir()) / "htttbc-forms"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    return folder
+    return private_folder("htttbc-forms")
 
 
 def _sweep(folder: Path) -> None:
-    now = time.time()
-    for item in folder.iterdir():
-        try:
-            if now - item.stat().st_mtime > MAX_AGE_SECONDS:
-                item.unlink()
-        except OSError:
-            pass
+    sweep(folder, MAX_AGE_SECONDS)
 
 
 def _path(token: str, suffix: str) -> Path | None:

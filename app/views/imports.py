@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import tempfile
-import time
 from pathlib import Path
 
 from flask import abort, flash, redirect, send_file, url_for
@@ -24,6 +22,7 @@ from flask_wtf.file import FileAllowed, FileField, FileRequired
 
 from app.extensions import db
 from app.scoping import current_user, is_provincial_admin
+from app.uploads import private_folder, sweep
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 MAX_AGE_SECONDS = 24 * 3600
@@ -44,19 +43,11 @@ class ConfirmForm(FlaskForm):
 
 
 def storage_dir() -> Path:
-    folder = Path(tempfile.gettempdir()) / "htttbc-imports"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    return folder
+    return private_folder("htttbc-imports")
 
 
 def _sweep(folder: Path) -> None:
-    now = time.time()
-    for item in folder.iterdir():
-        try:
-            if now - item.stat().st_mtime > MAX_AGE_SECONDS:
-                item.unlink()
-        except OSError:
-            pass
+    sweep(folder, MAX_AGE_SECONDS)
 
 
 def _save_private(data: bytes, suffix: str) -> str:
