@@ -8,6 +8,7 @@ column keys (free text forms) use the key "Sheet!A1" as their row key and "" as 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -30,6 +31,41 @@ class ReportConflict(DomainError):
     def __init__(self, message: str, keys: list[str]):
         super().__init__(message)
         self.keys = keys
+
+
+_ADDED_ROW = re.compile(r"^(?P<sheet>.+)!row:(?P<n>\d+)$")
+
+
+def added_row_cell(spec: FormSpec, key: str) -> CellSpec | None:
+    """The cell of a row a unit added to an entity list (a school, a facility…), or None.
+
+    Added rows are keyed "<sheet>!row:<n>|<column key>", n being the row they would take below
+    the table in the workbook (the offline round trip uses the same keys). Name, code, unit
+    and note columns take text; value columns take the type of that column's entry cells."""
+    row_key, column_key = split_key(key)
+    match = _ADDED_ROW.match(row_key)
+    if match is None:
+        return None
+    sheet_name, number = match["sheet"], int(match["n"])
+    for sheet in spec.sheets:
+        if sheet.name != sheet_name:
+            continue
+        below = [t for t in sheet.tables if t.shape == "entity" and t.last_row < number]
+        if not below:
+            return None
+        table = max(below, key=lambda t: t.last_row)
+        for column in table.columns:
+            if column.key != column_key or column.role == "stt":
+                continue
+            cell_type = "text"
+            if column.role == "value":
+                cell_type = next(
+                    (c.type for c in spec.entry_cells
+                     if c.sheet == sheet_name and c.column_key == column_key), "number",
+                )
+            return CellSpec(sheet=sheet_name, cell=f"{column.letter}{number}", kind="entry",
+                            type=cell_type, row_key=row_key, column_key=column_key)
+    return None
 
 
 def split_key(key: str) -> tuple[str, str]:
@@ -435,7 +471,7 @@ def save_values(
     conflicts = []
     to_write: dict[str, object] = {}
     for key, raw in changes.items():
-        cell = index.by_key.get(key)
+        cell = index.by_key.get(key) or added_row_cell(spec, key)
         if cell is None or cell.kind != "entry" or key in locked:
             result.ignored.append(key)
             continue

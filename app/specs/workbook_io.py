@@ -177,6 +177,14 @@ def fill_workbook(source_workbook: bytes, spec: FormSpec, values: dict[str, obje
         sheet = workbook[cell.sheet]
         address = cell.merged_range.split(":")[0] if cell.merged_range else cell.cell
         _write(sheet[address], cell, values.get(cell.key), spec)
+    from app.reports import added_row_cell
+
+    for key, value in values.items():
+        if "!row:" not in key or value in (None, ""):
+            continue
+        added = added_row_cell(spec, key)  # a row the unit added to an entity list
+        if added is not None and added.sheet in workbook.sheetnames:
+            _write(workbook[added.sheet][added.cell], added, value, spec)
     for block in spec.narrative_blocks:
         if block.sheet in workbook.sheetnames:
             text = CellSpec(block.sheet, block.range.split(":")[0], "entry", "text")

@@ -153,6 +153,10 @@ class GridTable:
     rows: list[GridRow]
     widths: list[str]
     body: Markup | None = None  # filled from the form's cached skeleton
+    entity: bool = False  # an entity list: the unit adds rows (schools, facilities…)
+    added: Markup = Markup("")  # rows the unit added below the list
+    row_template: Markup = Markup("")  # an empty added row, its number as __N__
+    next_row: int = 0
 
     def body_html(self) -> Markup:
         if self.body is not None:
@@ -261,6 +265,7 @@ def build_grid(spec: FormSpec, values: dict, editable: bool, period=None) -> lis
         tables = [table for sheet in sheets for table in sheet.tables]
         for table, (statics, keys) in zip(tables, skeletons, strict=True):
             table.body = _fill(statics, keys, cells, values)
+    _add_entity_rows(spec, sheets, values, editable)
     if period is not None and any(
         column.header_template for sheet in spec.sheets for table in sheet.tables
         for column in table.columns
@@ -275,6 +280,58 @@ def build_grid(spec: FormSpec, values: dict, editable: bool, period=None) -> lis
                         if template:
                             cell.text = render_header(template, period)
     return sheets
+
+
+# -- rows a unit adds to an entity list ----------------------------------------------------------
+def _add_entity_rows(spec: FormSpec, sheets: list[GridSheet], values: dict, editable: bool) -> None:
+    from app.reports import added_row_cell
+    from app.views.grid_html import table_body_html
+
+    added_numbers: dict[str, set[int]] = {}
+    for key, value in values.items():
+        if "!row:" not in key or value in (None, ""):
+            continue
+        row_key = split_key(key)[0]
+        sheet_name, _, number = row_key.rpartition("!row:")
+        if number.isdigit():
+            added_numbers.setdefault(sheet_name, set()).add(int(number))
+    by_name = {sheet.name: sheet for sheet in spec.sheets}
+    for grid_sheet in sheets:
+        sheet = by_name.get(grid_sheet.name)
+        if sheet is None:
+            continue
+        ordered = sorted(sheet.tables, key=lambda t: t.header_first_row)
+        for grid_table, table in zip(grid_sheet.tables, sheet.tables, strict=True):
+            if table.shape != "entity":
+                continue
+            following = [t.header_first_row for t in ordered if t.header_first_row > table.last_row]
+            limit = min(following) if following else None
+            numbers = sorted(
+                n for n in added_numbers.get(sheet.name, ())
+                if n > table.last_row and (limit is None or n < limit)
+            )
+
+            def row_of(number, table=table, sheet=sheet):
+                cells = []
+                for column in sorted(table.columns, key=lambda c: c.col):
+                    if column.role == "stt":
+                        cells.append(GridCell(text="+", kind="stt"))
+                        continue
+                    key = f"{sheet.name}!row:{number}|{column.key}"
+                    spec_cell = added_row_cell(spec, key)
+                    if spec_cell is None:
+                        cells.append(GridCell())
+                        continue
+                    cells.append(GridCell(kind="entry", cell=spec_cell, readonly=not editable,
+                                          value=display(spec_cell, values.get(key))))
+                return GridRow(number=number, kind="added", cells=cells)
+
+            grid_table.entity = True
+            grid_table.next_row = max(numbers + [table.last_row]) + 1
+            grid_table.added = table_body_html([row_of(n) for n in numbers])
+            if editable:
+                template = str(table_body_html([row_of(999999999)]))
+                grid_table.row_template = Markup(template.replace("999999999", "__N__"))
 
 
 # -- the body of the grid: one skeleton per form version, values filled per request ----------
@@ -742,8 +799,11 @@ class ReportEntryView(BaseView):
             flash(_("Tệp chưa hợp lệ, chưa lưu số liệu nào. %(problems)s", problems=shown)
                   + (_(" … và %(count)s lỗi khác.", count=more) if more > 0 else ""), "danger")
             return back
+        from app.reports import added_row_cell
+
         cell_keys = {c.key for c in spec.entry_cells}
-        changes = {k: v for k, v in values.items() if k in cell_keys}
+        changes = {k: v for k, v in values.items()
+                   if k in cell_keys or ("!row:" in k and added_row_cell(spec, k) is not None)}
         narratives = {k: v for k, v in values.items() if k in {b.key for b in spec.narrative_blocks}}
         try:
             result = save_values(db.session, report, changes, user=current_user())

@@ -546,6 +546,30 @@
   }
 
   // -- wiring --------------------------------------------------------------------------------
+  // -- rows added to an entity list (a school, a facility…) -----------------------------------
+  function register(input) {
+    entryByKey[input.getAttribute("data-key")] = input;
+    if (input.hasAttribute("data-cell")) {
+      inputsByAddress[input.getAttribute("data-sheet") + "!" + input.getAttribute("data-cell")] = input;
+    }
+  }
+
+  root.addEventListener("click", function (event) {
+    var button = event.target.closest(".entity-add-row");
+    if (!button) return;
+    var wrap = button.parentNode;
+    var template = wrap.querySelector("template.entity-row-template");
+    var body = wrap.querySelector("table.entry-table tbody");
+    if (!template || !body) return;
+    var number = parseInt(button.getAttribute("data-next-row"), 10);
+    button.setAttribute("data-next-row", String(number + 1));
+    body.insertAdjacentHTML("beforeend", template.innerHTML.split("__N__").join(String(number)));
+    var row = body.lastElementChild;
+    Array.prototype.forEach.call(row.querySelectorAll(".entry-input"), register);
+    var first = row.querySelector(".entry-input");
+    if (first) first.focus();
+  });
+
   root.addEventListener("keydown", onKeyDown);
   root.addEventListener("paste", onPaste);
   root.addEventListener("input", function (event) {
