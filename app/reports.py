@@ -637,6 +637,20 @@ def _update_values(session, updates: list[dict], existing_by_id: dict) -> None:
         )
 
 
+def computed_keys_reading(spec: FormSpec, changed_keys) -> list[str]:
+    """The value keys of the computed cells that depend on the changed cells."""
+    from app.specs.formulas import dependent_cells
+
+    index = CellIndex.of(spec)
+    changed = [(index.by_key[k].sheet, index.by_key[k].cell) for k in changed_keys
+               if k in index.by_key]
+    if not changed:
+        return []
+    affected = dependent_cells(spec.cells, changed)
+    return [c.key for c in spec.computed_cells
+            if (c.sheet, c.cell.replace("$", "").upper()) in affected]
+
+
 def values_with_computed(spec: FormSpec, values: dict[str, object]) -> dict[str, object]:
     """A report's stored entry values plus its computed cells, computed now on the server.
 

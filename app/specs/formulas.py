@@ -1114,6 +1114,22 @@ def _readers_of(items: tuple, canonical) -> dict[tuple[str, str], list[tuple[str
     return found
 
 
+def dependent_cells(cells, changed: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The computed cells that read any of ``changed``, directly or through other computed
+    cells (addresses as (sheet, A1))."""
+    formulas = _computed_formulas(cells)
+    canonical = _sheet_names([sheet for sheet, _ in formulas] + [sheet for sheet, _ in changed])
+    readers = _readers_of(tuple(formulas.items()), canonical)
+    affected: set[tuple[str, str]] = set()
+    queue = [(canonical(sheet), _address(cell)) for sheet, cell in changed]
+    while queue:
+        for reader in readers.get(queue.pop(), ()):
+            if reader not in affected:
+                affected.add(reader)
+                queue.append(reader)
+    return affected
+
+
 def evaluate_changed(
     cells, values: dict[tuple[str, str], Any], previous: dict[tuple[str, str], Any],
     changed: Iterable[tuple[str, str]],
@@ -1128,14 +1144,7 @@ def evaluate_changed(
     order, circular = _cached_order(items, canonical)
     if circular or any(key not in previous for key in formulas):
         return evaluate_cells(cells, values)
-    readers = _readers_of(items, canonical)
-    affected: set[tuple[str, str]] = set()
-    queue = [(canonical(sheet), _address(cell)) for sheet, cell in changed]
-    while queue:
-        for reader in readers.get(queue.pop(), ()):
-            if reader not in affected:
-                affected.add(reader)
-                queue.append(reader)
+    affected = dependent_cells(cells, list(changed))
     results = {key: previous[key] for key in formulas}
 
     def resolve(sheet: str, cell: str) -> Any:

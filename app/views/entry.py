@@ -32,6 +32,7 @@ from app.models import FormVersion, Report, ReportAttachment, ReportValue
 from app.models.forms import utcnow
 from app.reports import (
     ReportConflict,
+    computed_keys_reading,
     load_values,
     read_only_keys,
     report_values,
@@ -715,7 +716,10 @@ class ReportEntryView(BaseView):
         db.session.refresh(report)
         values = report_values(db.session, report)
         keys_at = self._keys_at(spec)
-        computed = {c.key: display(c, values.get(c.key)) for c in spec.computed_cells}
+        # Only the totals the saved cells feed: the page already shows the others.
+        by_key = CellIndexByKey.of(spec)
+        computed = {key: display(by_key[key], values.get(key))
+                    for key in computed_keys_reading(spec, list(cell_changes))}
         return jsonify(
             saved=result.saved + saved_narratives,
             revision=revision,
