@@ -255,7 +255,9 @@ def _number_row(table) -> list[str] | None:
     return out
 
 
-def build_grid(spec: FormSpec, values: dict, editable: bool, period=None) -> list[GridSheet]:
+def build_grid(
+    spec: FormSpec, values: dict, editable: bool, period=None, preview: bool = False
+) -> list[GridSheet]:
     """The form as the paper shows it, filled with ``values``; with a ``period``, headers that
     name a period ("Thực hiện tháng 10/2026") read for that period when the form was published
     with period-aware headers."""
@@ -266,7 +268,8 @@ def build_grid(spec: FormSpec, values: dict, editable: bool, period=None) -> lis
         tables = [table for sheet in sheets for table in sheet.tables]
         for table, (statics, keys) in zip(tables, skeletons, strict=True):
             table.body = _fill(statics, keys, cells, values)
-    _add_entity_rows(spec, sheets, values, editable)
+    if not preview:  # a template's preview shows the form, not a way to add rows
+        _add_entity_rows(spec, sheets, values, editable)
     if period is not None and any(
         column.header_template for sheet in spec.sheets for table in sheet.tables
         for column in table.columns

@@ -463,7 +463,7 @@ class FormUploadView(BaseView):
                 spec=spec,
                 regime=regime,
                 filename=pending.get("filename"),
-                sheets=build_grid(spec, {}, editable=True),
+                sheets=build_grid(spec, {}, editable=True, preview=True),
                 indicator_rows=indicator_rows,
                 unmatched=[item["row"] for item in indicator_rows if not item["row"].indicator_code],
                 indicators=indicators,
