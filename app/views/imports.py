@@ -74,8 +74,19 @@ class ImportBaseView(BaseView):
     help_columns: list[str] = []
     template_dir = "imports"
 
+    # "module:function" of the import: (session, path, filename, dry_run=, actor_scope_unit=)
+    import_function = ""
+
     def run(self, path, filename: str, dry_run: bool):
-        raise NotImplementedError
+        """Run this page's import inside the admin's scope (the account page has its own)."""
+        import importlib
+
+        module_name, _, function_name = self.import_function.partition(":")
+        import_rows = getattr(importlib.import_module(module_name), function_name)
+        scope = self._scope_unit()
+        if scope is False:
+            return None
+        return import_rows(db.session, path, filename, dry_run=dry_run, actor_scope_unit=scope)
 
     @property
     def session_key(self) -> str:
@@ -169,13 +180,7 @@ class UnitImportView(ImportBaseView):
         "Đang hoạt động (Có/Không)",
     ]
 
-    def run(self, path, filename, dry_run):
-        from app.imports.units_file import import_units
-
-        scope = self._scope_unit()
-        if scope is False:
-            return None
-        return import_units(db.session, path, filename, dry_run=dry_run, actor_scope_unit=scope)
+    import_function = "app.imports.units_file:import_units"
 
 
 class IndicatorImportView(ImportBaseView):
@@ -189,13 +194,7 @@ class IndicatorImportView(ImportBaseView):
         "Đơn vị chịu trách nhiệm (mã nội bộ hoặc tên)", "Hiệu lực từ", "Hiệu lực đến",
     ]
 
-    def run(self, path, filename, dry_run):
-        from app.imports.indicators_file import import_indicators
-
-        scope = self._scope_unit()
-        if scope is False:
-            return None
-        return import_indicators(db.session, path, filename, dry_run=dry_run, actor_scope_unit=scope)
+    import_function = "app.imports.indicators_file:import_indicators"
 
 
 class AccountImportView(ImportBaseView):
