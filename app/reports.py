@@ -95,9 +95,13 @@ def spec_of(version: FormVersion) -> FormSpec:
 
 @dataclass
 class CellIndex:
-    """The cells of a spec by value key, built once per spec."""
+    """The cells of a spec by value key and by address, built once per spec (a published
+    spec is never changed in place)."""
 
     by_key: dict[str, CellSpec]
+    cells: tuple[CellSpec, ...] = ()
+    computed: tuple[CellSpec, ...] = ()
+    key_at: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, spec: FormSpec) -> CellIndex:
@@ -111,7 +115,12 @@ def _index_for(spec_id: int, spec: FormSpec) -> CellIndex:
     cached = _INDEXES.get(spec_id)
     if cached is not None and cached[0] is spec:
         return cached[1]
-    index = CellIndex({cell.key: cell for cell in spec.cells})
+    index = CellIndex(
+        by_key={cell.key: cell for cell in spec.cells},
+        cells=tuple(spec.cells),
+        computed=tuple(spec.computed_cells),
+        key_at={(c.sheet, c.cell.replace("$", "").upper()): c.key for c in spec.cells},
+    )
     if len(_INDEXES) > 64:
         _INDEXES.clear()
     _INDEXES[spec_id] = (spec, index)
@@ -433,6 +442,9 @@ class SaveResult:
     revision: int = 0
     problems: list[Problem] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
+    # The computed cells that the saved cells feed, with their new values (None: not known
+    # without evaluating the whole form; read them with report_values).
+    computed: dict[str, object] | None = None
 
 
 def save_values(
@@ -527,10 +539,7 @@ def save_values(
     if inserts:
         session.execute(insert(ReportValue), inserts)
     if updates:
-        if session.connection().dialect.name == "postgresql":
-            _update_values(session, updates, existing_by_id={r.id: r for r in existing.values()})
-        else:  # SQLite: an executemany in one transaction is already cheap
-            session.execute(update(ReportValue), updates)
+        _update_values(session, updates, existing_by_id={r.id: r for r in existing.values()})
     result.saved = len(to_write)
     if to_write:
         report.revision = Report.revision + 1  # in SQL: never a stale read-modify-write
@@ -539,24 +548,31 @@ def save_values(
     session.flush()
     result.revision = report.revision
     if to_write:
-        _compute_after_save(session, report, spec, base_revision, existing, to_write)
+        result.computed = _compute_after_save(
+            session, report, spec, base_revision, existing, to_write
+        )
     return result
 
 
-def _compute_after_save(session, report, spec, base_revision, existing, to_write) -> None:
+def _compute_after_save(session, report, spec, base_revision, existing, to_write):
     """Evaluate the formulas that depend on the saved cells, starting from the computed values
-    of the revision the save started from; kept for the new revision once the save commits."""
+    of the revision the save started from; kept for the new revision once the save commits.
+    Returns the dependent computed cells with their new values, or None when the values of the
+    starting revision are not at hand."""
+    if not CellIndex.of(spec).computed:
+        return {}
     content_hash = report.form_version.content_hash
     previous = _COMPUTED_BY_REVISION.get((report.id, base_revision, content_hash))
-    if previous is None or not spec.computed_cells:
-        return
+    if previous is None:
+        return None
     values = {key: (row.number_value if row.number_value is not None else row.text_value)
               for key, row in existing.items()}
     values.update(to_write)
-    evaluated = _evaluate(spec, values, previous_raw=previous[1], changed_keys=list(to_write))
+    evaluated = _evaluate(spec, values, previous=previous, changed_keys=list(to_write))
     session.info.setdefault("computed_after_save", []).append(
         ((report.id, result_revision(session, report), content_hash), evaluated)
     )
+    return {key: evaluated[0].get(key) for key in computed_keys_reading(spec, list(to_write))}
 
 
 def result_revision(session, report) -> int:
@@ -600,32 +616,42 @@ def _forget_computed(session) -> None:
 
 
 def _update_values(session, updates: list[dict], existing_by_id: dict) -> None:
-    """PostgreSQL: write changed values with one UPDATE … FROM (VALUES …) per thousand rows
-    (row-by-row UPDATEs cost a round trip each), and record each change (old and new value,
-    by whom) in the transaction's audit entry."""
-    from sqlalchemy import Integer, Numeric, Text, cast, column
-    from sqlalchemy import values as values_clause
+    """Write changed values in bulk and record each change (old and new value, by whom) in the
+    transaction's audit entry from the rows already read. PostgreSQL: one UPDATE … FROM
+    unnest(arrays), three array parameters whatever the number of cells (row-by-row UPDATEs cost
+    a round trip each, and a VALUES list costs a bound parameter per value to compile); SQLite:
+    one executemany, which is already cheap in process."""
+    from sqlalchemy import bindparam, text
 
     from app.audit import record_change
 
     table = ReportValue.__table__
     connection = session.connection()
     first = updates[0]
-    for start in range(0, len(updates), 1000):
-        chunk = updates[start : start + 1000]
-        rows = values_clause(
-            column("id", Integer), column("number_value", Numeric(28, 8)),
-            column("text_value", Text), name="changed",
-        ).data([(u["id"], u["number_value"], u["text_value"]) for u in chunk])
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            text(
+                "UPDATE report_value AS v SET number_value = changed.number_value,"
+                " text_value = changed.text_value, saved_by_id = :saved_by_id,"
+                " saved_at = :saved_at"
+                " FROM unnest(CAST(:ids AS integer[]), CAST(:numbers AS numeric[]),"
+                " CAST(:texts AS text[])) AS changed(id, number_value, text_value)"
+                " WHERE v.id = changed.id"
+            ),
+            {"ids": [u["id"] for u in updates],
+             "numbers": [u["number_value"] for u in updates],
+             "texts": [u["text_value"] for u in updates],
+             "saved_by_id": first["saved_by_id"], "saved_at": first["saved_at"]},
+        )
+    else:
         connection.execute(
             update(table)
-            .where(table.c.id == rows.c.id)
-            .values(
-                number_value=cast(rows.c.number_value, Numeric(28, 8)),
-                text_value=cast(rows.c.text_value, Text),
-                saved_by_id=first["saved_by_id"],
-                saved_at=first["saved_at"],
-            )
+            .where(table.c.id == bindparam("changed_id"))
+            .values(number_value=bindparam("changed_number"),
+                    text_value=bindparam("changed_text"),
+                    saved_by_id=first["saved_by_id"], saved_at=first["saved_at"]),
+            [{"changed_id": u["id"], "changed_number": u["number_value"],
+              "changed_text": u["text_value"]} for u in updates],
         )
     for change in updates:
         old = existing_by_id[change["id"]]
@@ -646,8 +672,8 @@ def computed_keys_reading(spec: FormSpec, changed_keys) -> list[str]:
                if k in index.by_key]
     if not changed:
         return []
-    affected = dependent_cells(spec.cells, changed)
-    return [c.key for c in spec.computed_cells
+    affected = dependent_cells(index.cells, changed)
+    return [c.key for c in index.computed
             if (c.sheet, c.cell.replace("$", "").upper()) in affected]
 
 
@@ -662,34 +688,61 @@ def values_with_computed(spec: FormSpec, values: dict[str, object]) -> dict[str,
     return merged
 
 
+class _ValuesByAddress:
+    """A report's values read by cell address, converted only when a formula reads them."""
+
+    def __init__(self, index: CellIndex, values: dict[str, object]):
+        self.index = index
+        self.values = values
+
+    def get(self, address: tuple[str, str], default=None):
+        key = self.index.key_at.get(address)
+        if key is None:
+            return default
+        value = self.values.get(key, default)
+        return float(value) if isinstance(value, Decimal) else value
+
+    def items(self):
+        for address in self.index.key_at:
+            yield address, self.get(address)
+
+
 def recompute(spec: FormSpec, values: dict[str, object]) -> dict[str, object]:
     """The computed cells of a form from its entry values, by value key (server-side truth)."""
     return _evaluate(spec, values)[0]
 
 
-def _evaluate(spec: FormSpec, values: dict[str, object], previous_raw=None, changed_keys=None):
-    """(computed values by value key, raw results by address). With the raw results of the
-    previous values and the keys that changed, only the dependent formulas are evaluated."""
-    computed = spec.computed_cells
+def _evaluate(spec: FormSpec, values: dict[str, object], previous=None, changed_keys=None):
+    """(computed values by value key, raw results by address). With the result for the
+    previous values and the keys that changed, only the dependent formulas are evaluated and
+    only their results converted again."""
+    index = CellIndex.of(spec)
+    computed = index.computed
     if not computed:
         return {}, {}
     from app.specs.formulas import ExcelError, evaluate_cells, evaluate_changed
 
-    by_address = {}
-    for cell in spec.cells:
-        value = values.get(cell.key)
-        by_address[(cell.sheet, cell.cell)] = float(value) if isinstance(value, Decimal) else value
-    if previous_raw is not None and changed_keys is not None:
-        index = CellIndex.of(spec)
+    previous_out, previous_raw = previous if previous is not None else ({}, {})
+    if previous is not None and changed_keys is not None:
         changed = [(index.by_key[k].sheet, index.by_key[k].cell) for k in changed_keys
                    if k in index.by_key]
-        results = evaluate_changed(spec.cells, by_address, previous_raw, changed)
+        results = evaluate_changed(index.cells, _ValuesByAddress(index, values), previous_raw,
+                                   changed)
     else:
+        by_address = {}
+        for cell in spec.cells:
+            value = values.get(cell.key)
+            by_address[(cell.sheet, cell.cell)] = (
+                float(value) if isinstance(value, Decimal) else value
+            )
         results = evaluate_cells(spec.cells, by_address)
     out = {}
     for cell in computed:
-        value = results.get((cell.sheet, cell.cell.replace("$", "").upper()))
-        if isinstance(value, ExcelError):
+        address = (cell.sheet, cell.cell.replace("$", "").upper())
+        value = results.get(address)
+        if address in previous_raw and previous_raw[address] is value and cell.key in previous_out:
+            out[cell.key] = previous_out[cell.key]  # not evaluated again: the same result
+        elif isinstance(value, ExcelError):
             out[cell.key] = str(value)
         elif isinstance(value, bool):
             out[cell.key] = "TRUE" if value else "FALSE"

@@ -203,8 +203,11 @@ def write_docs(args, facts, load, results) -> None:
             f"| save {result['cells']} cells, domain call only, {result['backend']} "
             f"| {result['domain_save_s'] * 1000:.0f} ms | | |",
         ]
-    with path.open("a") as handle:
-        handle.write("\n".join(lines) + "\n")
+    # Newest first: the new section goes above the earlier ones, below the page's introduction.
+    text = path.read_text()
+    first_section = text.find("\n## ")
+    head, rest = (text, "") if first_section < 0 else (text[:first_section], text[first_section:])
+    path.write_text(head.rstrip("\n") + "\n" + "\n".join(lines) + "\n" + rest)
 
 
 if __name__ == "__main__":

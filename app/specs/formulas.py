@@ -1067,6 +1067,52 @@ def _address(cell: str) -> str:
     return cell.replace("$", "").upper()
 
 
+@dataclass
+class _CompiledForm:
+    """What evaluating a form needs from its cells, independent of the values: the formulas by
+    address, sheet names resolved case-insensitively, the evaluation order, the cells left in a
+    cycle, and for each address the computed cells reading it."""
+
+    formulas: dict[tuple[str, str], str]
+    canonical: Callable[[str], str]
+    order: list[tuple[str, str]]
+    circular: list[tuple[str, str]]
+    _readers: dict[tuple[str, str], list[tuple[str, str]]] | None = None
+
+    @property
+    def readers(self) -> dict[tuple[str, str], list[tuple[str, str]]]:
+        if self._readers is None:
+            found: dict[tuple[str, str], list[tuple[str, str]]] = {}
+            for computed, formula in self.formulas.items():
+                for sheet, cell in set(references(formula, computed[0])):
+                    found.setdefault((self.canonical(sheet), cell), []).append(computed)
+            self._readers = found
+        return self._readers
+
+
+_COMPILED: dict[int, tuple[object, _CompiledForm]] = {}
+
+
+def _compiled(cells, extra_sheets: Iterable[str] = ()) -> _CompiledForm:
+    """The compiled form of ``cells``. A tuple (the frozen cells of a published spec, read
+    again at every save) is compiled once; a list may still change, so it is read each time."""
+    extra = set(extra_sheets)
+    if isinstance(cells, tuple):
+        found = _COMPILED.get(id(cells))
+        if found is not None and found[0] is cells:
+            return found[1]
+    formulas = _computed_formulas(cells)
+    sheets = {sheet for sheet, _ in formulas} | {c.sheet for c in cells} | extra
+    canonical = _sheet_names(sorted(sheets))
+    order, circular = _evaluation_order(formulas, canonical)
+    compiled = _CompiledForm(formulas, canonical, order, circular)
+    if isinstance(cells, tuple):
+        if len(_COMPILED) > 32:
+            _COMPILED.clear()
+        _COMPILED[id(cells)] = (cells, compiled)
+    return compiled
+
+
 def _evaluation_order(
     formulas: dict[tuple[str, str], str], canonical: Callable[[str], str]
 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -1095,33 +1141,17 @@ def _evaluation_order(
     return order, [key for key in formulas if key not in done]
 
 
-_READERS: dict[tuple, dict] = {}
-
-
-def _readers_of(items: tuple, canonical) -> dict[tuple[str, str], list[tuple[str, str]]]:
-    """For every cell address, the computed cells whose formulas read it directly."""
-    sheets = tuple(sorted({canonical(sheet) for (sheet, _), _f in items}))
-    key = (items, sheets)
-    found = _READERS.get(key)
-    if found is None:
-        found = {}
-        for computed, formula in items:
-            for sheet, cell in set(references(formula, computed[0])):
-                found.setdefault((canonical(sheet), cell), []).append(computed)
-        if len(_READERS) > 32:
-            _READERS.clear()
-        _READERS[key] = found
-    return found
-
-
 def dependent_cells(cells, changed: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
     """The computed cells that read any of ``changed``, directly or through other computed
     cells (addresses as (sheet, A1))."""
-    formulas = _computed_formulas(cells)
-    canonical = _sheet_names([sheet for sheet, _ in formulas] + [sheet for sheet, _ in changed])
-    readers = _readers_of(tuple(formulas.items()), canonical)
+    changed = list(changed)
+    return _dependents(_compiled(cells, [sheet for sheet, _ in changed]), changed)
+
+
+def _dependents(form: _CompiledForm, changed: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    readers = form.readers
     affected: set[tuple[str, str]] = set()
-    queue = [(canonical(sheet), _address(cell)) for sheet, cell in changed]
+    queue = [(form.canonical(sheet), _address(cell)) for sheet, cell in changed]
     while queue:
         for reader in readers.get(queue.pop(), ()):
             if reader not in affected:
@@ -1136,43 +1166,29 @@ def evaluate_changed(
 ) -> dict[tuple[str, str], Any]:
     """evaluate_cells after a few entry cells changed: ``previous`` holds the computed values
     before the change; only the computed cells that depend on ``changed`` (directly or through
-    other computed cells) are evaluated again. Same results as evaluate_cells."""
-    formulas = _computed_formulas(cells)
-    given = {(sheet, _address(cell)): value for (sheet, cell), value in values.items()}
-    canonical = _sheet_names([sheet for sheet, _ in formulas] + [sheet for sheet, _ in given])
-    items = tuple(formulas.items())
-    order, circular = _cached_order(items, canonical)
-    if circular or any(key not in previous for key in formulas):
-        return evaluate_cells(cells, values)
-    affected = dependent_cells(cells, list(changed))
+    other computed cells) are evaluated again. Same results as evaluate_cells.
+
+    ``values`` may be any mapping with ``get`` (e.g. one that reads stored values lazily);
+    its addresses are taken as written, without "$"."""
+    changed = list(changed)
+    form = _compiled(cells, [sheet for sheet, _ in changed])
+    formulas = form.formulas
+    if form.circular or any(key not in previous for key in formulas):
+        return evaluate_cells(cells, dict(values.items()))
+    affected = _dependents(form, changed)
     results = {key: previous[key] for key in formulas}
+    canonical = form.canonical
 
     def resolve(sheet: str, cell: str) -> Any:
         key = (canonical(sheet), cell)
         if key in formulas:
             return results.get(key)
-        return given.get(key)
+        return values.get(key)
 
-    for key in order:
+    for key in form.order:
         if key in affected:
             results[key] = evaluate(formulas[key], resolve, key[0])
     return results
-
-
-_ORDERS: dict[tuple, tuple] = {}
-
-
-def _cached_order(items: tuple, canonical) -> tuple[list, list]:
-    """The evaluation order of a form's formulas, computed once per distinct set of formulas."""
-    sheets = tuple(sorted({canonical(sheet) for (sheet, _), _f in items}))
-    key = (items, sheets)
-    found = _ORDERS.get(key)
-    if found is None:
-        if len(_ORDERS) > 32:
-            _ORDERS.clear()
-        found = _evaluation_order(dict(items), canonical)
-        _ORDERS[key] = found
-    return found
 
 
 def _computed_formulas(cells) -> dict[tuple[str, str], str]:
@@ -1200,9 +1216,7 @@ def _sheet_names(names: Iterable[str]) -> Callable[[str], str]:
 
 def circular_cells(cells) -> list[tuple[str, str]]:
     """Computed cells that are in a cycle of formulas or depend on one (for the loader)."""
-    formulas = _computed_formulas(cells)
-    canonical = _sheet_names(sheet for sheet, _ in formulas)
-    return _evaluation_order(formulas, canonical)[1]
+    return _compiled(cells).circular
 
 
 def evaluate_cells(cells, values: dict[tuple[str, str], Any]) -> dict[tuple[str, str], Any]:
@@ -1213,11 +1227,11 @@ def evaluate_cells(cells, values: dict[tuple[str, str], Any]) -> dict[tuple[str,
     here. Cells in a cycle, and those depending on them, get ExcelError("#CYCLE!").
     Returns {(sheet, A1): value} for the computed cells.
     """
-    formulas = _computed_formulas(cells)
     given = {(sheet, _address(cell)): value for (sheet, cell), value in values.items()}
-    canonical = _sheet_names([sheet for sheet, _ in formulas] + [sheet for sheet, _ in given])
-    order, circular = _cached_order(tuple(formulas.items()), canonical)
-    results: dict[tuple[str, str], Any] = {key: CYCLE for key in circular}
+    form = _compiled(cells, {sheet for sheet, _ in given})
+    formulas = form.formulas
+    canonical = form.canonical
+    results: dict[tuple[str, str], Any] = {key: CYCLE for key in form.circular}
 
     def resolve(sheet: str, cell: str) -> Any:
         key = (canonical(sheet), cell)
@@ -1225,6 +1239,6 @@ def evaluate_cells(cells, values: dict[tuple[str, str], Any]) -> dict[tuple[str,
             return results.get(key)
         return given.get(key)
 
-    for key in order:
+    for key in form.order:
         results[key] = evaluate(formulas[key], resolve, key[0])
     return {key: results[key] for key in formulas}

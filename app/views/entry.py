@@ -31,6 +31,7 @@ from app.formatting import format_datetime, format_number
 from app.models import FormVersion, Report, ReportAttachment, ReportValue
 from app.models.forms import utcnow
 from app.reports import (
+    CellIndex,
     ReportConflict,
     computed_keys_reading,
     load_values,
@@ -613,10 +614,6 @@ class ReportEntryView(BaseView):
             abort(400, description=_("Phiên làm việc đã hết hạn: tải lại trang rồi thử lại."))
 
     @staticmethod
-    def _keys_at(spec: FormSpec) -> dict:
-        return {(c.sheet, c.cell.replace("$", "").upper()): c.key for c in spec.cells}
-
-    @staticmethod
     def _attachments(report: Report) -> list[ReportAttachment]:
         return db.session.scalars(
             select(ReportAttachment)
@@ -716,13 +713,16 @@ class ReportEntryView(BaseView):
         except DomainError as error:
             db.session.rollback()
             return jsonify(message=str(error.message if hasattr(error, "message") else error)), 422
-        db.session.refresh(report)
-        values = report_values(db.session, report)
-        keys_at = self._keys_at(spec)
         # Only the totals the saved cells feed: the page already shows the others.
+        computed = result.computed if cell_changes else {}
+        if computed is None:
+            db.session.refresh(report)
+            values = report_values(db.session, report)
+            computed = {key: values.get(key)
+                        for key in computed_keys_reading(spec, list(cell_changes))}
         by_key = CellIndexByKey.of(spec)
-        computed = {key: display(by_key[key], values.get(key))
-                    for key in computed_keys_reading(spec, list(cell_changes))}
+        computed = {key: display(by_key[key], value) for key, value in computed.items()}
+        keys_at = CellIndex.of(spec).key_at
         return jsonify(
             saved=result.saved + saved_narratives,
             revision=revision,
@@ -743,7 +743,7 @@ class ReportEntryView(BaseView):
         if isinstance(typed, dict):
             entry_keys = {c.key for c in spec.entry_cells} | {b.key for b in spec.narrative_blocks}
             values.update({k: v for k, v in typed.items() if k in entry_keys})
-        keys_at = self._keys_at(spec)
+        keys_at = CellIndex.of(spec).key_at
         problems = [problem_payload(p, keys_at) for p in validate_values(spec, values)]
         for block in spec.narrative_blocks:
             text = values.get(block.key)
