@@ -372,6 +372,11 @@ def _plain(number) -> str:
     return format_number(number)
 
 
+def values_for_validation(session, report: Report) -> tuple[FormSpec, dict[str, object]]:
+    """The spec and stored values of a report, as validate_values takes them."""
+    return spec_of(report.form_version), load_values(session, report)
+
+
 def validate_values(spec: FormSpec, values: dict[str, object]) -> list[Problem]:
     """Every problem of a report's values, each naming its cell (for the summary and the cell)."""
     problems = []
@@ -464,12 +469,21 @@ def save_values(
     changed in the meantime is refused as a conflict instead of being overwritten; cells nobody
     else touched are saved, so two people filling different parts of a report lose nothing.
     """
-    if report.state not in ("draft", "rejected", "returned"):
-        raise DomainError("Báo cáo đã gửi đi, không sửa được số liệu.")
+    from app.workflow import EDITABLE_STATES, STATE_WORDS
+
     spec = spec_of(report.form_version)
     index = CellIndex.of(spec)
-    _lock(session, report)
-    base_revision = session.scalar(select(Report.revision).where(Report.id == report.id))
+    lock_report(session, report)
+    # the state and revision as they are now, under the lock: a report sent a moment ago by
+    # someone else is frozen even if this session still holds it as a draft
+    base_revision, state = session.execute(
+        select(Report.revision, Report.state).where(Report.id == report.id)
+    ).one()
+    if state not in EDITABLE_STATES:
+        raise DomainError(
+            f"Báo cáo đang ở trạng thái «{STATE_WORDS.get(state, state)}»: số liệu đã khóa, "
+            "không sửa được."
+        )
     existing = {
         join_key(row.row_key, row.column_key): row
         for row in session.execute(
@@ -761,7 +775,7 @@ def _same(a, b) -> bool:
     return str(a) == str(b)
 
 
-def _lock(session, report: Report) -> None:
+def lock_report(session, report: Report) -> None:
     """Serialise saves of one report: a row lock on PostgreSQL; on SQLite the database write
     lock, taken up front so a concurrent save waits instead of failing on a stale snapshot."""
     connection = session.connection()

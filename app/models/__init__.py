@@ -14,8 +14,24 @@ from app.models.people import AppUser, RegimeRoleGrant, UserUnitHistory
 from app.models.regimes import Period, Regime
 from app.models.reports import Report, ReportAttachment, ReportValue
 from app.models.units import Unit, UnitSuccession, UnitType
+from app.models.workflow import (
+    AdhocRequest,
+    IndicatorResponsibility,
+    ReceptionChange,
+    ReportAssignee,
+    ReportComment,
+    ReportEvent,
+    ReportVersion,
+)
 
 __all__ = [
+    "ReportVersion",
+    "ReportEvent",
+    "ReportComment",
+    "ReportAssignee",
+    "ReceptionChange",
+    "IndicatorResponsibility",
+    "AdhocRequest",
     "AppUser",
     "AuditEntry",
     "Breakdown",

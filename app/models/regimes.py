@@ -91,6 +91,11 @@ class Regime(Model):
     valid_from: Mapped[dt.date | None] = mapped_column(Date)
     valid_to: Mapped[dt.date | None] = mapped_column(Date)
     description: Mapped[str | None] = mapped_column(Text)
+    # Reception window: sending opens this many days after the period's cutoff end (negative:
+    # before it) and is due by the deadline; late sending is accepted (and marked late) unless
+    # this is off.
+    reception_opens_days: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    accepts_late: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
 
     owner_unit: Mapped[Unit] = relationship("Unit", foreign_keys=[owner_unit_id])
     lead_unit: Mapped[Unit] = relationship("Unit", foreign_keys=[lead_unit_id])

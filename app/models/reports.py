@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from flask_appbuilder.models.sqla import Model
 from sqlalchemy import (
+    Date,
     DateTime,
     ForeignKey,
     Integer,
@@ -43,11 +44,30 @@ class Report(Model):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"))
+    # unit: the unit's own report; consolidated: computed from the reports of the units below;
+    # composed: the lead agency's report made of the rows each responsible unit sent
+    kind: Mapped[str] = mapped_column(String(20), nullable=False, default="unit")
+    # the due date when it differs from the period's deadline (an ad-hoc request, an extension)
+    due_date: Mapped[dt.date | None] = mapped_column(Date)
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime, index=True)
+    first_sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    accepted_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    sent_late: Mapped[bool | None] = mapped_column()
+    # set once an accepted report is reopened for correction; what was computed from it is
+    # marked revised
+    revised: Mapped[bool] = mapped_column(nullable=False, default=False)
 
     regime: Mapped[Regime] = relationship("Regime")
     period: Mapped[Period] = relationship("Period")
     unit: Mapped[Unit] = relationship("Unit")
     form_version: Mapped[FormVersion] = relationship("FormVersion")
+    events = relationship(
+        "ReportEvent", back_populates="report", order_by="ReportEvent.id", lazy="select"
+    )
+    versions = relationship(
+        "ReportVersion", back_populates="report", order_by="ReportVersion.number", lazy="select"
+    )
 
     def __repr__(self) -> str:
         return f"{self.form_code} — {self.unit.name if self.unit else ''} — {self.period.label if self.period else ''}"

@@ -46,15 +46,15 @@ from app.scoping import current_user, read_criterion, unit_in_scope
 from app.specs.model import CellSpec, FormSpec, Problem
 from app.text import nfc
 from app.views.base import ScopedInterface, ScopedModelView
+from app.workflow import EDITABLE_STATES
 
-EDITABLE_STATES = ("draft", "rejected", "returned")
 STATE_LABELS = {
     "draft": _l("Đang nhập"),
-    "submitted": _l("Đã gửi"),
-    "approved": _l("Đã duyệt"),
-    "rejected": _l("Bị từ chối"),
+    "submitted": _l("Chờ duyệt"),
+    "approved": _l("Đã duyệt, chờ gửi"),
+    "sent": _l("Đã gửi, chờ tiếp nhận"),
+    "accepted": _l("Đã tiếp nhận"),
     "returned": _l("Bị trả lại"),
-    "signed": _l("Đã ký số"),
 }
 ATTACHMENT_KINDS = ("narrative", "linked")
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
