@@ -54,10 +54,11 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         (_CATALOGUE_VIEWS, ANY),
         (r"IndicatorImportView", ANY),
         (r"(FormUploadView|FormVersionView)", ANY),
+        (r"IndicatorResponsibilityView", ANY),
         (
             r"(Sáp nhập, chia tách|Nhập danh sách đơn vị|Tài khoản|Phân quyền theo chế độ"
             r"|Lịch sử đơn vị công tác|Nhập danh sách tài khoản|Nhập danh mục chỉ tiêu"
-            r"|Biểu mẫu|Tải lên biểu mẫu"
+            r"|Biểu mẫu|Tải lên biểu mẫu|Phân công chỉ tiêu"
             r"|Security|List Users)",
             "menu_access",
         ),

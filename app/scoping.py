@@ -25,6 +25,7 @@ from app.models import (
     FormVersion,
     Indicator,
     IndicatorGroup,
+    IndicatorResponsibility,
     Period,
     Regime,
     RegimeRoleGrant,
@@ -125,6 +126,13 @@ SCOPES: dict[type, object] = {
         lambda path: ReportAttachment.report_id.in_(_reports_reached_from(path))
     ),
     Role: SharedCatalogue("Vai trò của hệ thống; vai trò được cấp lọc theo người cấp"),
+    # set by the admins of the unit that owns the regime
+    IndicatorResponsibility: UnitScope(
+        lambda path: IndicatorResponsibility.regime_id.in_(
+            select(Regime.id).where(Regime.owner_unit_id.in_(subtree_units(path)))
+            .scalar_subquery()
+        )
+    ),
 }
 
 

@@ -24,6 +24,7 @@ from app.models import (
     FormVersion,
     Indicator,
     IndicatorGroup,
+    IndicatorResponsibility,
     Period,
     Regime,
     RegimeRoleGrant,
@@ -98,6 +99,9 @@ def _foreign_rows(session, world) -> dict[type, object]:
                                  spec_json="{}", content_hash="0" * 64),
     )
     rows[FormVersion] = rows[Report].form_version
+    rows[IndicatorResponsibility] = IndicatorResponsibility(
+        regime=regime_b, indicator=rows[Indicator], unit=b1
+    )
     rows[BreakdownOption] = BreakdownOption(breakdown=rows[Breakdown], code="x", name=SHARED)
     for row in rows.values():
         session.add(row)

@@ -10,6 +10,7 @@ def register_views(appbuilder) -> None:
         BreakdownView,
         CalendarDayView,
         IndicatorGroupView,
+        IndicatorResponsibilityView,
         IndicatorView,
         PeriodView,
         RegimeRoleGrantView,
@@ -41,6 +42,7 @@ def register_views(appbuilder) -> None:
 
     appbuilder.add_view(FormVersionView, "Biểu mẫu", label=_l("Biểu mẫu"), icon="fa-file-excel-o", category="Chế độ báo cáo")
     appbuilder.add_view(FormUploadView, "Tải lên biểu mẫu", label=_l("Tải lên biểu mẫu"), icon="fa-upload", category="Chế độ báo cáo")
+    appbuilder.add_view(IndicatorResponsibilityView, "Phân công chỉ tiêu", label=_l("Phân công chỉ tiêu"), icon="fa-user-circle", category="Chế độ báo cáo")
 
     accounts = _l("Tài khoản")
     appbuilder.add_view(RegimeRoleGrantView, "Phân quyền theo chế độ", label=_l("Phân quyền theo chế độ"), icon="fa-key", category="Tài khoản", category_label=accounts, category_icon="fa-users")

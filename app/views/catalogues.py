@@ -11,6 +11,7 @@ from app.models import (
     CalendarDay,
     Indicator,
     IndicatorGroup,
+    IndicatorResponsibility,
     Period,
     Regime,
     RegimeRoleGrant,
@@ -243,6 +244,21 @@ class RegimeRoleGrantView(ScopedModelView):
         "user": _l("Người dùng"),
         "role": _l("Vai trò"),
         "regime": _l("Chế độ báo cáo"),
+    }
+
+
+class IndicatorResponsibilityView(ScopedModelView):
+    """Which unit answers for which indicator of a regime (seed 004 Art. 16.1, 17.9): that unit
+    fills only those rows, and the lead agency's report takes them from its accepted report."""
+
+    datamodel = ScopedInterface(IndicatorResponsibility)
+    list_title = _l("Phân công chỉ tiêu cho đơn vị chịu trách nhiệm")
+    list_columns = add_columns = edit_columns = show_columns = ["regime", "indicator", "unit"]
+    search_columns = ["regime", "indicator", "unit"]
+    label_columns = {
+        "regime": _l("Chế độ báo cáo"),
+        "indicator": _l("Chỉ tiêu"),
+        "unit": _l("Đơn vị chịu trách nhiệm"),
     }
 
 
