@@ -71,6 +71,15 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     VIEWER: _READ_COMMON + _REPORT_READ,
 }
 
+# Status board and compliance (app/views/status.py): read-only screens, scoped by unit.
+_STATUS_READ = [
+    (r"(StatusBoardView|ComplianceView)", ANY),
+    (r"(Báo cáo|Theo dõi báo cáo|Mức độ tuân thủ)", "menu_access"),
+]
+for _role in (AGGREGATOR, UNIT_ADMIN, VIEWER, APPROVER):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + _STATUS_READ
+del _role
+
 # Roles a unit admin may grant: never the provincial admin.
 GRANTABLE_BY_UNIT_ADMIN = [UNIT_ADMIN, AGGREGATOR, APPROVER, SIGNER, DATA_ENTRY, VIEWER]
 

@@ -63,3 +63,8 @@ def register_views(appbuilder) -> None:
     reports = _l("Báo cáo")
     appbuilder.add_view(ReportView, "Danh sách báo cáo", label=_l("Danh sách báo cáo"), icon="fa-table", category="Báo cáo", category_label=reports, category_icon="fa-file-text-o")
     appbuilder.add_view_no_menu(ReportEntryView)
+
+    # Status board and compliance (app/views/status.py)
+    from app.views.status import register_status_views
+
+    register_status_views(appbuilder)
