@@ -34,6 +34,8 @@ KTXH_WORKBOOK = REPO_ROOT / "form_specs" / "samples" / "ktxh_thang.xlsx"
 KTXH_WORKBOOK_SHARED = REPO_ROOT.parent / "shared" / "samples" / "ktxh_thang.xlsx"
 
 LEAD_AGENCY = "STC"
+# The commune the README points newcomers to (xa28321.*): its report stays a draft to fill.
+SHOWCASE_COMMUNE = "28321"
 
 # (internal code, name, leader's position). Username prefix = internal code in lower case.
 DEPARTMENTS = [
@@ -119,13 +121,17 @@ class DemoResult:
     indicators_created: int = 0
     regimes_created: int = 0
     periods_created: int = 0
+    reports_created: int = 0  # assigned through app.assignment.assign
+    reports_walked: int = 0  # moved through the reporting cycle
+    adhoc_created: int = 0
     accounts: list[DemoAccount] = field(default_factory=list)  # the accounts created this time
 
     @property
     def nothing_new(self) -> bool:
         return not (
             self.units_created or self.indicators_created or self.regimes_created
-            or self.periods_created or self.accounts
+            or self.periods_created or self.accounts or self.reports_created
+            or self.reports_walked or self.adhoc_created
         )
 
 
@@ -450,7 +456,7 @@ def load_demo(session) -> DemoResult:
     finance = next(u for u in departments if u.internal_code == LEAD_AGENCY)
     indicators = _catalogue(session, result, finance)
     _regimes(session, result, committee, departments, communes, indicators)
-    _monthly_reports(session, finance, departments, communes)
+    _monthly_reports(session, result, finance)
     session.flush()
     return result
 
@@ -459,14 +465,18 @@ KTXH_SPEC = REPO_ROOT / "form_specs" / "ktxh_thang.yaml"
 KTXH_FORM_CODE = "KTXH-B01"
 
 
-def _monthly_reports(session, finance, departments, communes) -> int:
-    """This month's KTXH-B01 reports of the departments and communes, when the built-in spec
-    is there and can be published; reports already created are kept as they are."""
+def _monthly_reports(session, result: DemoResult, finance) -> int:
+    """Assign this month's KTXH-B01 to the regime's reporting units (app.assignment.assign,
+    with their default assignees), when the built-in spec is there and can be published; then
+    walk the reports of the latest period open for sending through the cycle and send an
+    ad-hoc request. Reports already created are kept as they are."""
     if not KTXH_SPEC.exists():
         return 0
+    from app.assignment import assign
     from app.errors import DomainError
-    from app.models import Period, Regime, Report
-    from app.reports import get_or_create_report, publish_form_version
+    from app.models import Period, Regime
+    from app.models.forms import utcnow
+    from app.reports import publish_form_version
     from app.specs.builtin import source_workbook_for
     from app.specs.model import FormSpec
 
@@ -474,7 +484,7 @@ def _monthly_reports(session, finance, departments, communes) -> int:
     today = dt.date.today()
     period = regime and session.scalar(
         select(Period).where(Period.regime_id == regime.id, Period.year == today.year,
-                             Period.number == today.month)
+                             Period.number == today.month, Period.frequency == regime.frequency)
     )
     if period is None:
         return 0
@@ -484,16 +494,210 @@ def _monthly_reports(session, finance, departments, communes) -> int:
                              source_workbook=source_workbook_for(spec, KTXH_SPEC.parent))
     except (DomainError, ValueError, TypeError, KeyError):
         return 0
-    have = set(session.scalars(
-        select(Report.unit_id).where(Report.period_id == period.id,
-                                     Report.form_code == KTXH_FORM_CODE)
-    ))
-    created = 0
-    for unit in list(departments) + list(communes):
-        if unit.id not in have:
-            get_or_create_report(session, period, unit, KTXH_FORM_CODE)
-            created += 1
+    now = utcnow()
+    created = assign(session, period, KTXH_FORM_CODE, now=now).created_count
+    walked = _walk_period(session, regime, now)
+    if walked is not None and walked.id != period.id:
+        created += assign(session, walked, KTXH_FORM_CODE, now=now).created_count
+    result.reports_created += created
+    if walked is not None:
+        result.reports_walked += _walk_cycle(session, walked, now)
+    result.adhoc_created += _adhoc_request(session, regime, now)
     return created
+
+
+def _walk_period(session, regime, now: dt.datetime):
+    """The latest period of the regime whose sending opened at least a day ago (this month's
+    once its cutoff has ended, otherwise last month's), or None."""
+    from app.models import Period
+    from app.workflow import vietnam_time
+
+    today = vietnam_time(now).date()
+    opened_by = today - dt.timedelta(days=1 + (regime.reception_opens_days or 0))
+    return session.scalar(
+        select(Period)
+        .where(Period.regime_id == regime.id, Period.frequency == regime.frequency,
+               Period.cutoff_end <= opened_by)
+        .order_by(Period.cutoff_end.desc())
+        .limit(1)
+    )
+
+
+# (row key, plan of the year, monthly size) of the cells the demo fills in
+_DEMO_ROWS = [("r12", 12000, 900), ("r13", 75000, 6000), ("r27", 60, 5), ("r31", 1500, 120),
+              ("r36", 24, 2)]
+
+
+def _demo_values(rng: random.Random, month: int) -> dict[str, str]:
+    values = {}
+    for row, plan, size in _DEMO_ROWS:
+        factor = rng.uniform(0.6, 1.4)
+        monthly = round(size * factor)
+        values[f"{row}|c4"] = str(round(plan * factor))
+        values[f"{row}|c5"] = str(round(monthly * rng.uniform(0.85, 1.1)))
+        values[f"{row}|c6"] = str(monthly)
+        values[f"{row}|c7"] = str(monthly * month)
+    return values
+
+
+def _walk_cycle(session, period, now: dt.datetime) -> int:
+    """Move a realistic share of the period's reports through the cycle, at plausible times
+    between the opening of sending and now: most sent on time and accepted, a few sent late,
+    one returned with a reason and a cell comment, one waiting for the leader, some being
+    entered; the rest not started. Only once: a period whose reports have events is left."""
+    from app.models import AppUser, Report, ReportEvent, Unit
+    from app.reports import save_values
+    from app.workflow import day_end_utc, day_start_utc, transition
+
+    has_events = session.scalar(
+        select(ReportEvent.id).join(Report, Report.id == ReportEvent.report_id)
+        .where(Report.period_id == period.id).limit(1)
+    )
+    if has_events is not None:
+        return 0
+    opens = day_start_utc(period.cutoff_end + dt.timedelta(days=period.regime.reception_opens_days or 0))
+    deadline = day_end_utc(period.deadline)
+    end = now - dt.timedelta(minutes=10)
+    if end - opens < dt.timedelta(hours=6):
+        return 0
+    late_possible = deadline < end
+    on_time_span = (deadline if late_possible else end) - opens
+
+    reports = session.scalars(
+        select(Report).join(Unit, Unit.id == Report.unit_id)
+        .where(Report.period_id == period.id, Report.form_code == KTXH_FORM_CODE,
+               Report.state == "draft", Unit.internal_code.is_distinct_from(LEAD_AGENCY),
+               Unit.admin_code.is_distinct_from(SHOWCASE_COMMUNE))
+        .order_by(Unit.path)
+    ).all()
+    rng = random.Random(8226)
+    rng.shuffle(reports)
+    users = {u.username: u for u in session.scalars(
+        select(AppUser).where(AppUser.username.like("%.nhaplieu") | AppUser.username.like("%.lanhdao")
+                              | AppUser.username.like("%.vanthu") | (AppUser.username == "stc.tonghop1"))
+    )}
+    reviewer = users.get("stc.tonghop1")
+    if reviewer is None:
+        return 0
+
+    def people(report):
+        unit = report.unit
+        prefix = (unit.internal_code.lower() if unit.internal_code else _commune_prefix(unit))
+        return (users.get(f"{prefix}.nhaplieu"), users.get(f"{prefix}.lanhdao"),
+                users.get(f"{prefix}.vanthu"))
+
+    def at(start: dt.datetime, span: dt.timedelta, fraction: float) -> dt.datetime:
+        return (start + span * fraction).replace(microsecond=0)
+
+    plan = (["accepted"] * 16 + ["late"] * 3 + ["returned", "submitted", "approved"]
+            + ["entering"] * 6)
+    walked = 0
+    for report, fate in zip(reports, plan, strict=False):
+        entry, leader, clerk = people(report)
+        if entry is None or leader is None or clerk is None:
+            continue
+        save_values(session, report, _demo_values(rng, period.number), user=entry)
+        walked += 1
+        if fate == "entering":
+            continue
+        index = walked / len(plan)
+        if fate == "submitted":
+            transition(session, report, "submit", entry, now=at(opens, end - opens, 0.9))
+            continue
+        if fate == "late":
+            late_span = end - deadline if late_possible else dt.timedelta()
+            submitted = at(opens, on_time_span, 0.7)
+            transition(session, report, "submit", entry, now=submitted)
+            if late_possible:
+                transition(session, report, "approve", leader, now=at(deadline, late_span, 0.1))
+                transition(session, report, "send", clerk, now=at(deadline, late_span, 0.2 + 0.2 * rng.random()))
+            else:
+                transition(session, report, "approve", leader, now=at(opens, on_time_span, 0.8))
+                transition(session, report, "send", clerk, now=at(opens, on_time_span, 0.9))
+            continue
+        submitted = at(opens, on_time_span, 0.05 + 0.5 * index)
+        transition(session, report, "submit", entry, now=submitted)
+        transition(session, report, "approve", leader, now=at(submitted, on_time_span, 0.1))
+        if fate == "approved":
+            continue
+        sent = at(submitted, on_time_span, 0.25)
+        transition(session, report, "send", clerk, now=sent)
+        decided = at(sent, end - sent, 0.3)
+        if fate == "returned":
+            transition(session, report, "return", reviewer, now=decided,
+                       reason="Số liệu sản lượng lúa chưa khớp với diện tích gieo trồng; đề nghị "
+                       "đơn vị kiểm tra, sửa và gửi lại.",
+                       cell_comments={"r13|c6": "Sản lượng ước tháng này cao bất thường so với "
+                                      "tháng trước, đề nghị kiểm tra lại."})
+        else:
+            transition(session, report, "accept", reviewer, now=decided)
+    session.flush()
+    return walked
+
+
+ADHOC_TITLE = "Báo cáo nhanh tình hình sạt lở bờ sông, bờ kênh mùa mưa lũ"
+
+
+def _outline_docx() -> bytes:
+    """A small Word outline (đề cương) for the demo's ad-hoc request, the same bytes each time."""
+    import io
+    import zipfile
+
+    lines = [
+        "ĐỀ CƯƠNG BÁO CÁO NHANH",
+        "Tình hình sạt lở bờ sông, bờ kênh mùa mưa lũ",
+        "1. Số điểm sạt lở, chiều dài, số hộ bị ảnh hưởng, thiệt hại ước tính.",
+        "2. Các biện pháp đã triển khai: di dời, cảnh báo, gia cố tạm.",
+        "3. Khó khăn, vướng mắc và kiến nghị.",
+    ]
+    body = "".join(f"<w:p><w:r><w:t>{line}</w:t></w:r></w:p>" for line in lines)
+    parts = {
+        "[Content_Types].xml": '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.'
+        'openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="'
+        'application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" '
+        'ContentType="application/xml"/><Override PartName="/word/document.xml" ContentType="'
+        'application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/>'
+        '</Types>',
+        "_rels/.rels": '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.'
+        'openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://'
+        'schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="'
+        'word/document.xml"/></Relationships>',
+        "word/document.xml": '<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="http://'
+        'schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>' + body
+        + "</w:body></w:document>",
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in parts.items():
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0)),
+                             text.encode("utf-8"))
+    return buffer.getvalue()
+
+
+def _adhoc_request(session, regime, now: dt.datetime) -> int:
+    """One ad-hoc request of the lead agency to six riverside communes, with its outline."""
+    from app.assignment import create_adhoc_request
+    from app.models import AdhocRequest, AppUser, Unit, UnitType
+    from app.workflow import vietnam_time
+
+    if session.scalar(select(AdhocRequest.id).where(AdhocRequest.regime_id == regime.id,
+                                                    AdhocRequest.title == ADHOC_TITLE)):
+        return 0
+    communes = session.scalars(
+        select(Unit).join(UnitType).where(UnitType.code == "commune", Unit.active.is_(True))
+        .order_by(Unit.admin_code).limit(6)
+    ).all()
+    actor = session.scalar(select(AppUser).where(AppUser.username == "stc.tonghop1"))
+    if not communes or actor is None:
+        return 0
+    create_adhoc_request(
+        session, regime, KTXH_FORM_CODE, ADHOC_TITLE,
+        vietnam_time(now).date() + dt.timedelta(days=7), units=communes,
+        instructions="Các xã ven sông Tiền, sông Hậu báo cáo số điểm sạt lở, số hộ bị ảnh hưởng "
+        "và thiệt hại ước tính theo đề cương kèm theo; ghi rõ kiến nghị hỗ trợ.",
+        outline=("de-cuong-bao-cao-sat-lo.docx", _outline_docx()), actor=actor, now=now,
+    )
+    return 1
 
 
 def load_demo_if_empty(session) -> DemoResult | None:

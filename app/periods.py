@@ -36,6 +36,8 @@ def generate_periods(
 
     Idempotent: a period that already exists for (regime, frequency, year, number) is left as it
     is, even when the rules or the calendar have changed since (it may have been edited by hand).
+    Each new period is assigned at once (``app.assignment.assign``) to the regime's reporting
+    units for every published form of the regime, with their default assignees.
     """
     if calendar is None:
         calendar = calendar_from_db(session)
@@ -67,4 +69,9 @@ def generate_periods(
         session.add(period)
         created.append(period)
     session.flush()
+    if created:
+        from app.assignment import assign_published_forms
+
+        for period in created:
+            assign_published_forms(session, period)
     return created

@@ -80,6 +80,18 @@ for _role in (AGGREGATOR, UNIT_ADMIN, VIEWER, APPROVER):
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + _STATUS_READ
 del _role
 
+# Assignment, ad-hoc requests and the reception window (app/views/assignment.py); whoever reads
+# a report may download the outline of the ad-hoc request it answers.
+_ASSIGNMENT = [
+    (r"(AssignmentView|AdhocRequestView|ReceptionView)", ANY),
+    (r"(Báo cáo|Giao báo cáo|Báo cáo đột xuất|Đóng/mở tiếp nhận)", "menu_access"),
+]
+for _role in (UNIT_ADMIN, AGGREGATOR):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + _ASSIGNMENT
+for _role in (APPROVER, SIGNER, DATA_ENTRY, VIEWER):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + [(r"AdhocRequestView", r"can_outline")]
+del _role
+
 # Roles a unit admin may grant: never the provincial admin.
 GRANTABLE_BY_UNIT_ADMIN = [UNIT_ADMIN, AGGREGATOR, APPROVER, SIGNER, DATA_ENTRY, VIEWER]
 

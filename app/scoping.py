@@ -137,9 +137,10 @@ SCOPES: dict[type, object] = {
 
 
 def _regimes_reported_by(path: str):
-    """Regimes that a unit of the subtree reports to: listed by unit (types count on the
-    assignment, a later step). Also regimes whose receiving or lead unit is in the subtree."""
-    from app.models.regimes import regime_reporting_unit
+    """Regimes that a unit of the subtree reports to: listed by unit or by unit type, or
+    holding a report assigned to one of them (app.assignment). Also regimes whose receiving or
+    lead unit is in the subtree."""
+    from app.models.regimes import regime_reporting_unit, regime_reporting_unit_type
 
     units = subtree_units(path)
     return (
@@ -151,6 +152,14 @@ def _regimes_reported_by(path: str):
                 Regime.id.in_(
                     select(regime_reporting_unit.c.regime_id).where(
                         regime_reporting_unit.c.unit_id.in_(units)
+                    )
+                ),
+                Regime.id.in_(select(Report.regime_id).where(Report.unit_id.in_(units))),
+                Regime.id.in_(
+                    select(regime_reporting_unit_type.c.regime_id).where(
+                        regime_reporting_unit_type.c.unit_type_id.in_(
+                            select(Unit.unit_type_id).where(Unit.path.like(path + "%"))
+                        )
                     )
                 ),
             )

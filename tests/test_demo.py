@@ -102,7 +102,8 @@ def test_demo_province(session):
     assert [o.name for o in sex.options] == ["Nam", "Nữ"]
 
     year = dt.date.today().year
-    periods = session.scalars(select(Period).where(Period.regime_id == regime.id, Period.year == year)).all()
+    periods = session.scalars(select(Period).where(Period.regime_id == regime.id, Period.year == year,
+                                                   Period.frequency == "month")).all()
     assert len(periods) == 12
     thematic = session.scalar(select(Regime).where(Regime.code == THEMATIC_REGIME))
     assert thematic.frequency == "quarter" and len(thematic.periods) == 4
@@ -147,3 +148,75 @@ def test_demo_cli(app_ctx, session):
     result = runner.invoke(args=["demo", "load"])
     assert result.exit_code == 0, result.output
     assert "Đơn vị mới: 0; tài khoản mới: 0" in result.output
+
+
+def test_demo_reports_are_assigned_and_walked_through_the_cycle(session):
+    from app.demo import KTXH_FORM_CODE, _walk_period
+    from app.models import AdhocRequest, Report, ReportAssignee, ReportComment, ReportEvent
+    from app.models.forms import utcnow
+    from app.workflow import day_end_utc
+
+    load_demo(session)
+    session.commit()
+    regime = session.scalar(select(Regime).where(Regime.code == MONTHLY_REGIME))
+    today = dt.date.today()
+    this_month = session.scalar(select(Period).where(
+        Period.regime_id == regime.id, Period.year == today.year, Period.number == today.month,
+        Period.frequency == "month"))
+    reports = session.scalars(select(Report).where(Report.period_id == this_month.id)).all()
+    assert len(reports) == len(regime.reporting_units)
+    # every report has its entry person, leader and clerk assigned
+    roles = session.execute(
+        select(ReportAssignee.role_name, func.count(ReportAssignee.id))
+        .where(ReportAssignee.report_id.in_([r.id for r in reports]))
+        .group_by(ReportAssignee.role_name)
+    ).all()
+    assert dict(roles) == {R.DATA_ENTRY: len(reports), R.APPROVER: len(reports),
+                           R.SIGNER: len(reports)}
+
+    # the ad-hoc request, its outline and its reports due on its date
+    adhoc = session.scalar(select(AdhocRequest))
+    assert adhoc.outline_filename.endswith(".docx") and adhoc.outline_content.startswith(b"PK")
+    adhoc_reports = session.scalars(select(Report).where(Report.period_id == adhoc.period_id)).all()
+    assert len(adhoc_reports) == 6 and {r.due_date for r in adhoc_reports} == {adhoc.due_date}
+
+    now = utcnow()
+    walked = _walk_period(session, regime, now)
+    if walked is None:  # the first days of January: no period of the year is open yet
+        return
+    states = dict(session.execute(
+        select(Report.state, func.count(Report.id))
+        .where(Report.period_id == walked.id, Report.form_code == KTXH_FORM_CODE)
+        .group_by(Report.state)
+    ).all())
+    assert states["accepted"] >= 10
+    assert states["returned"] == 1 and states["submitted"] == 1 and states["approved"] == 1
+    assert states["sent"] >= 1 and states["draft"] > 50
+    returned = session.scalar(select(Report).where(Report.period_id == walked.id,
+                                                   Report.state == "returned"))
+    comments = session.scalars(select(ReportComment).where(ReportComment.report_id == returned.id)).all()
+    assert any(c.cell_key for c in comments) and any(c.cell_key is None for c in comments)
+
+    events = session.scalars(
+        select(ReportEvent).join(Report, Report.id == ReportEvent.report_id)
+        .where(Report.period_id == walked.id).order_by(ReportEvent.id)
+    ).all()
+    assert {e.action for e in events} == {"submit", "approve", "send", "accept", "return"}
+    by_report = {}
+    for event in events:
+        by_report.setdefault(event.report_id, []).append(event.at)
+    assert all(times == sorted(times) and times[-1] <= now for times in by_report.values())
+    sent = session.scalars(select(Report).where(Report.period_id == walked.id,
+                                                Report.sent_at.is_not(None))).all()
+    deadline = day_end_utc(walked.deadline)
+    assert sum(1 for r in sent if not r.sent_late) >= 10
+    assert all(r.sent_late == (r.sent_at > deadline) for r in sent)
+    if deadline < now - dt.timedelta(hours=1):
+        assert 1 <= sum(1 for r in sent if r.sent_late) <= 3
+
+    # loading again walks nothing more
+    count = len(events)
+    load_demo(session)
+    session.commit()
+    assert session.scalar(select(func.count(ReportEvent.id)).join(Report).where(
+        Report.period_id == walked.id)) == count

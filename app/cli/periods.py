@@ -63,7 +63,17 @@ def generate_command(regime_code, year) -> None:
     if regime is None:
         raise click.ClickException(f"Không tìm thấy chế độ báo cáo có mã {regime_code}.")
     created = generate_periods(db.session, regime, year)
+    reports = 0
+    if created:
+        from sqlalchemy import func
+
+        from app.models import Report
+
+        reports = db.session.scalar(
+            select(func.count(Report.id)).where(Report.period_id.in_([p.id for p in created]))
+        )
     db.session.commit()
     for period in created:
         click.echo(f"{period.label}\t{period.cutoff_start}\t{period.cutoff_end}\t{period.deadline}")
+    click.echo(f"Đã giao {reports} báo cáo cho các đơn vị báo cáo của các kỳ mới.")
     click.echo(f"Đã tạo {len(created)} kỳ báo cáo mới cho {regime.code} năm {year}.")

@@ -68,3 +68,8 @@ def register_views(appbuilder) -> None:
     from app.views.status import register_status_views
 
     register_status_views(appbuilder)
+
+    # Assignment, ad-hoc requests and the reception window (app/views/assignment.py)
+    from app.views.assignment import register_assignment_views
+
+    register_assignment_views(appbuilder)
