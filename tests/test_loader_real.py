@@ -212,3 +212,62 @@ def test_kdyt_five_stacked_tables_agree_with_the_areas_map(specs):
     # the closing remark is a narrative block (the original map's "footer" D97)
     [block] = spec.narrative_blocks
     assert block.range == "D97:R97" and "Nhận xét" in block.label
+
+
+def test_ktxh_tonghop_numbered_items_nest_under_bold_dash_heading(specs):
+    """ "1. …" restarting right after a bold "- LÂM NGHIỆP" lists that heading's parts."""
+    spec = specs("ktxh_tonghop_gtsx_2015_2025")
+    rows = {r.row: r for r in spec.rows}
+
+    def parent(r):
+        return rows[r].parent_key
+
+    sector = parent(67)
+    assert rows[67].label == "LÂM NGHIỆP" and rows[67].level == 2
+    assert sector == "r6" and rows[6].label == "KHU VỰ NÔNG LÂM THỦY SẢN"
+    # bold "-" headings are siblings of each other, under the sector heading
+    for r in (7, 67, 95, 100, 103):
+        assert (rows[r].number, rows[r].bold, rows[r].level, parent(r)) == ("-", True, 2, sector), r
+    # the numbered items "1." … "4." are the parts of "- LÂM NGHIỆP"
+    for r in (68, 75, 85, 91):
+        assert (rows[r].level, parent(r)) == (3, "r67"), r
+    assert [rows[r].label[:2] for r in (68, 75, 85, 91)] == ["1.", "2.", "3.", "4."]
+    # their "-" items one level below them, " - " items (leading space) one more
+    items = {68: range(69, 75), 75: range(76, 85), 85: range(86, 91), 91: range(92, 95)}
+    indented = {72: 71, 73: 71, 74: 71, 88: 87}
+    for item, children in items.items():
+        for r in children:
+            if r in indented:
+                assert (rows[r].level, parent(r)) == (5, f"r{indented[r]}"), r
+            else:
+                assert (rows[r].level, parent(r)) == (4, f"r{item}"), r
+    # the other bold "-" headings keep their own "-" / "+" children one level below
+    for r in range(96, 100):
+        assert (rows[r].level, parent(r)) == (3, "r95"), r
+    for r in (101, 102):
+        assert (rows[r].number, rows[r].level, parent(r)) == ("+", 3, "r100"), r
+    assert (rows[104].number, rows[104].label, rows[104].level, parent(104)) == (
+        "2",
+        "TỔNG GIÁ TRỊ SX (THỰC TẾ)",
+        0,
+        None,
+    )
+    # the same rule under the non-bold "+ DỊCH VỤ NÔNG NGHIỆP" (E50 = E51 + E60)
+    assert (rows[50].level, parent(50)) == (3, "r7")
+    assert [(rows[r].level, parent(r)) for r in (51, 60)] == [(4, "r50"), (4, "r50")]
+    assert (rows[52].level, parent(52)) == (5, "r51") and (rows[63].level, parent(63)) == (6, "r62")
+    # and in the second block (current prices), which repeats the layout 99 rows lower
+    for r in (67, 68, 75, 85, 91, 95, 100, 103):
+        a, b = rows[r], rows[r + 99]
+        assert (a.label, a.level) == (b.label, b.level), r
+    assert parent(167) == "r166" and {parent(r) for r in (166, 194, 199, 202)} == {"r105"}
+
+
+def test_ktxh_tonghop_hierarchy_follows_the_layout_not_only_the_sums(specs, monkeypatch):
+    """Without the SUM ranges (a blank template) the layout alone gives the same tree."""
+    from app.specs import loader
+
+    with_sums = {r.row: (r.level, r.parent_key) for r in specs("ktxh_tonghop_gtsx_2015_2025").rows}
+    monkeypatch.setattr(loader._SheetLoader, "nest_by_sums", lambda self, table, rows: False)
+    spec = load_spec(REAL / "ktxh_tonghop_gtsx_2015_2025.xlsx")
+    assert {r.row: (r.level, r.parent_key) for r in spec.rows} == with_sums

@@ -346,3 +346,61 @@ def test_builtin_spec_matches_the_loader(ktxh):
     spec = FormSpec.from_yaml(builtin.read_text(encoding="utf-8"))
     assert spec.code == "KTXH-B01"
     assert spec.content_hash() == ktxh.content_hash()
+
+
+def test_numbering_restarting_after_a_dash_heading_nests_under_it():
+    """ "1. …" in the label right after a bold "- Heading" lists that heading's parts; plain "-"
+    items go under the numbered items; the next bold "-" is the heading's sibling."""
+    import openpyxl
+    from openpyxl.styles import Font
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for c, text in enumerate(["STT", "Chỉ tiêu", "ĐVT", "Năm 2024", "Năm 2025"], start=1):
+        ws.cell(1, c, text).font = Font(bold=True)
+    layout = [
+        ("1", "Tổng giá trị", True),  # row 2
+        (None, "Khu vực một", True),
+        (None, "- Nhóm A", True),
+        (None, "1. Phần A1", True),  # row 5
+        (None, "- Mục a11", False),
+        (None, "- Mục a12", False),
+        (None, "2. Phần A2", True),
+        (None, "- Mục a21", False),
+        (None, "- Nhóm B", True),  # row 10
+        (None, "- Mục b1", False),
+        (None, "- Mục b2", False),
+        (None, "- Nhóm C", True),
+        (None, "   + Mục c1", False),
+        ("2", "Tổng khác", True),  # row 15
+        (None, "Khu vực hai", True),
+        (None, "1. Phần D1", True),
+        (None, "- Mục d11", False),
+    ]
+    for r, (stt, label, bold) in enumerate(layout, start=2):
+        if stt:
+            ws.cell(r, 1, stt).font = Font(bold=bold)
+        ws.cell(r, 2, label).font = Font(bold=bold)
+        ws.cell(r, 3, "tấn")
+    spec = load_spec(_workbook_bytes(wb), filename="lo_nong_lam.xlsx")
+    tree = {r.row: (r.level, r.parent_key) for r in spec.rows}
+    assert tree == {
+        2: (0, None),
+        3: (1, "r2"),
+        4: (2, "r3"),
+        5: (3, "r4"),
+        6: (4, "r5"),
+        7: (4, "r5"),
+        8: (3, "r4"),
+        9: (4, "r8"),
+        10: (2, "r3"),
+        11: (3, "r10"),
+        12: (3, "r10"),
+        13: (2, "r3"),
+        14: (3, "r13"),
+        15: (0, None),
+        16: (1, "r15"),
+        # "1." not right after a "-" / "+" row keeps the ordinary rule
+        17: (1, "r15"),
+        18: (2, "r17"),
+    }

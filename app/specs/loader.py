@@ -34,6 +34,7 @@ from openpyxl.utils import get_column_letter, range_boundaries
 from openpyxl.worksheet.formula import ArrayFormula
 
 from app.specs.loader_text import (
+    INLINE_NUMBER_RE,
     MARKER_RE,
     MOTTO_KEYS,
     PLACEHOLDER_RE,
@@ -977,11 +978,15 @@ class _SheetLoader:
         stack: list[tuple[tuple, int]] = []
         last_number_level = base - 1
         by_level: dict[int, int] = {}
+        previous: tuple[dict, int] | None = None  # the row before: (info, level)
         for info in infos:
             r = info["row"]
             kind = self.row_kind(table, info, has_unit_col, spec.shape)
             num = info["numbering"]
-            if num and num[0] == "roman":
+            nested = self.inline_number_level(info, previous, stack) if info["inline"] else None
+            if nested is not None:
+                level = nested
+            elif num and num[0] == "roman":
                 level = 0
                 stack = []
                 last_number_level = 0
@@ -994,9 +999,10 @@ class _SheetLoader:
                 stack = []
             elif not info["marker"] and not info["indent"]:
                 level = last_number_level + 1
-                stack = [(("", 0), level)]
+                stack = [(("", 0, False), level)]
             else:
-                mark = (info["marker"], info["indent"])
+                # a bold "- Heading" and a plain "- item" are two kinds of row, not one
+                mark = (info["marker"], info["indent"], bool(info["marker"] and info["bold"]))
                 level = None
                 for i, (key, lvl) in enumerate(stack):
                     if key == mark:
@@ -1021,6 +1027,7 @@ class _SheetLoader:
                         level = max(last_number_level + 1, 0)
                     stack.append((mark, level))
                 level = max(level, 0)
+            previous = (info, level)
             parent = None
             for lvl in range(level - 1, -1, -1):
                 if lvl in by_level:
@@ -1062,6 +1069,29 @@ class _SheetLoader:
                 by_level[row.level] = row.row
                 for deeper_level in [lvl for lvl in by_level if lvl > row.level]:
                     del by_level[deeper_level]
+
+    @staticmethod
+    def inline_number_level(info, previous, stack: list) -> int | None:
+        """Level of an item numbered in its label ("1. …" with an empty STT cell), or None.
+
+        A numbering that starts again at 1 right after a "-" / "+" row (say a bold "- Heading")
+        lists the parts of that row: its items sit one level below it, their own "-" items one
+        level below them, until a row of the heading's own kind (another bold "-" at the same
+        indentation) or a higher one closes the list. The next numbers (2., 3., …) take the
+        level of the 1. Anything else keeps the ordinary rules (None).
+        """
+        key = ("#", info["indent"], False)
+        for i, (mark, lvl) in enumerate(stack):
+            if mark == key:
+                del stack[i + 1 :]
+                return lvl
+        if info["inline"] != "1" or previous is None or not previous[0]["marker"]:
+            return None
+        if not stack or stack[-1][0][0] != previous[0]["marker"]:
+            return None
+        level = previous[1] + 1
+        stack.append((key, level))
+        return level
 
     def nest_by_sums(self, table: _Table, rows: list[RowSpec]) -> bool:
         """A total row "=SUM(E9:E33)" is the parent of rows 9..33: deepen them when needed."""
@@ -1145,6 +1175,11 @@ class _SheetLoader:
                         number = marker
             label_parts.append(t)
         label = " — ".join(label_parts)
+        inline = None
+        if num is None and not marker:
+            m = INLINE_NUMBER_RE.match(label)
+            if m:
+                inline = m.group(1)
         unit = self.text(r, table.unit_col) if table.unit_col is not None else ""
         code = self.text(r, table.code_col) if table.code_col is not None else ""
         has_values = False
@@ -1162,6 +1197,7 @@ class _SheetLoader:
             "number": number,
             "numbering": num,
             "marker": marker,
+            "inline": inline,
             "indent": indent,
             "bold": bold,
             "unit": unit,

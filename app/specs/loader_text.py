@@ -10,6 +10,8 @@ ROMAN_RE = re.compile(r"^(?=[IVXLC]+$)M{0,3}(CM|CD|D?C{0,3})(XC|XL|L?X{0,3})(IX|
 ARABIC_RE = re.compile(r"^\d+(\.\d+)*\.?$")
 LETTER_RE = re.compile(r"^[a-zđ]\)?$")
 MARKER_RE = re.compile(r"^([-+*•–—])\s*(.*)$", re.S)
+# an item numbered inside its label ("1. Trồng và nuôi rừng") when the STT column is empty
+INLINE_NUMBER_RE = re.compile(r"^(\d{1,3})[.)]\s+\S")
 NUMBER_LABEL_RE = re.compile(
     r"^(\(?[A-Z]\)?|\(?\d+\)?|\(?\d+\s*=\s*[\d\s+\-*/x().,]+\)?|\(?[A-Z]\s*=\s*[A-Z\d\s+\-*/().]+\)?)$"
 )
