@@ -50,7 +50,8 @@ SQLITE_BUSY_TIMEOUT_MS = 15000
 
 APP_NAME = "Hệ thống thông tin báo cáo"
 APP_THEME = ""
-FAB_BASE_TEMPLATE = "appbuilder/baselayout.html"
+# FAB's layout plus the script that puts the inbox counts on the menu (app/views/inbox.py)
+FAB_BASE_TEMPLATE = "inbox/base.html"
 FAB_INDEX_VIEW = "app.views.home.HomeView"
 FAB_SECURITY_MANAGER_CLASS = "app.security.AppSecurityManager"
 FAB_ADD_SECURITY_API = False

@@ -92,6 +92,18 @@ for _role in (APPROVER, SIGNER, DATA_ENTRY, VIEWER):
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + [(r"AdhocRequestView", r"can_outline")]
 del _role
 
+# The reporting cycle on the report page and the inbox (app/views/entry.py, app/views/inbox.py):
+# whoever reads a report may ask for a transition (app.workflow.refusal decides who may do
+# what), comment on it and read its sent versions; every unit role has an inbox.
+_CYCLE = [
+    (r"ReportEntryView", r"(can_transition|can_comment|can_version)"),
+    (r"InboxView", ANY),
+    (r"(Báo cáo|Việc cần làm)", "menu_access"),
+]
+for _role in (UNIT_ADMIN, AGGREGATOR, APPROVER, SIGNER, DATA_ENTRY, VIEWER):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + _CYCLE
+del _role
+
 # Roles a unit admin may grant: never the provincial admin.
 GRANTABLE_BY_UNIT_ADMIN = [UNIT_ADMIN, AGGREGATOR, APPROVER, SIGNER, DATA_ENTRY, VIEWER]
 

@@ -64,6 +64,11 @@ def register_views(appbuilder) -> None:
     appbuilder.add_view(ReportView, "Danh sách báo cáo", label=_l("Danh sách báo cáo"), icon="fa-table", category="Báo cáo", category_label=reports, category_icon="fa-file-text-o")
     appbuilder.add_view_no_menu(ReportEntryView)
 
+    # The inbox "Việc cần làm" and its menu badge (app/views/inbox.py)
+    from app.views.inbox import register_inbox_views
+
+    register_inbox_views(appbuilder)
+
     # Status board and compliance (app/views/status.py)
     from app.views.status import register_status_views
 

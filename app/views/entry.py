@@ -9,6 +9,7 @@ never takes a total from the browser (app.reports.save_values).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import os
@@ -25,10 +26,18 @@ from markupsafe import Markup, escape
 from openpyxl.utils import column_index_from_string as column_number
 from sqlalchemy import select
 
+from app import workflow
 from app.errors import DomainError
 from app.extensions import db
 from app.formatting import format_datetime, format_number
-from app.models import FormVersion, Report, ReportAttachment, ReportValue
+from app.models import (
+    FormVersion,
+    Report,
+    ReportAttachment,
+    ReportEvent,
+    ReportValue,
+    ReportVersion,
+)
 from app.models.forms import utcnow
 from app.reports import (
     CellIndex,
@@ -67,6 +76,51 @@ ATTACHMENT_TYPES = {
 
 def state_label(state) -> str:
     return str(STATE_LABELS.get(state, state or ""))
+
+
+# The buttons and the messages after each transition: the same words as app.workflow's
+# TRANSITIONS (a test keeps them equal), written here as literals so they are translatable.
+ACTION_LABELS = {
+    "submit": _l("Trình lãnh đạo duyệt"),
+    "approve": _l("Duyệt"),
+    "reject": _l("Từ chối, trả về người nhập"),
+    "send": _l("Ký số và gửi"),
+    "accept": _l("Tiếp nhận"),
+    "return": _l("Trả lại để sửa"),
+    "reopen": _l("Mở lại để đính chính"),
+    "request_correction": _l("Đề nghị đính chính"),
+}
+ACTION_DONE = {
+    "submit": _l("Đã trình lãnh đạo duyệt."),
+    "approve": _l("Đã duyệt báo cáo."),
+    "reject": _l("Đã trả báo cáo về người nhập."),
+    "send": _l("Đã gửi báo cáo."),
+    "accept": _l("Đã tiếp nhận báo cáo."),
+    "return": _l("Đã trả lại báo cáo cho đơn vị."),
+    "reopen": _l("Đã mở lại báo cáo để đính chính."),
+    "request_correction": _l("Đã gửi đề nghị đính chính tới cơ quan chủ trì."),
+}
+ACTION_STYLES = {
+    "submit": "primary", "approve": "success", "send": "primary", "accept": "success",
+    "reject": "warning", "return": "warning", "reopen": "warning",
+    "request_correction": "default",
+}
+VERSION_OUTCOMES = {
+    "sent": _l("chờ tiếp nhận"),
+    "accepted": _l("đã tiếp nhận"),
+    "returned": _l("bị trả lại"),
+    "superseded": _l("đã thay thế"),
+}
+# Actions whose reason may come with comments on cells (the reviewing unit's).
+CELL_COMMENT_ACTIONS = ("return", "reopen")
+
+
+def action_label(action: str) -> str:
+    found = ACTION_LABELS.get(action)
+    if found is not None:
+        return str(found)
+    transition = workflow.TRANSITIONS.get(action)
+    return transition.label if transition else action
 
 
 # -- the list -----------------------------------------------------------------------------------
@@ -562,6 +616,187 @@ def _safe_filename(name: str) -> str:
     return name[:200] or "tep"
 
 
+# -- the reporting cycle on the page -------------------------------------------------------------
+
+
+def cell_place(spec: FormSpec, key: str) -> tuple[str, str] | None:
+    """(sheet, address) of a value key: a cell of the form, a cell of a row the unit added, or
+    a narrative block (its range); None for a key the form does not have."""
+    from app.reports import added_row_cell
+
+    cell = CellIndexByKey.of(spec).get(key) or added_row_cell(spec, key)
+    if cell is not None:
+        return cell.sheet, cell.cell.replace("$", "").upper()
+    for block in spec.narrative_blocks:
+        if block.key == key:
+            return block.sheet, block.label or block.range
+    return None
+
+
+def place_text(place: tuple[str, str] | None, key: str) -> str:
+    if place is None:
+        return _("ô %(key)s", key=key)
+    return _("sheet «%(sheet)s», ô %(cell)s", sheet=place[0], cell=place[1])
+
+
+def version_display_values(spec: FormSpec, values: dict[str, str]) -> dict[str, object]:
+    """A sent version's canonical strings typed again for the grid: numbers of number-typed and
+    computed cells as Decimal (so they read 1.234,5), everything else as sent."""
+    from app.reports import added_row_cell
+
+    by_key = CellIndexByKey.of(spec)
+    typed: dict[str, object] = {}
+    for key, text in values.items():
+        cell = by_key.get(key) or added_row_cell(spec, key)
+        value: object = text
+        if cell is not None and (cell.kind == "computed" or cell.type in NUMERIC_TYPES):
+            try:
+                number = Decimal(text)
+            except (ArithmeticError, ValueError, TypeError):
+                number = None
+            if number is not None and number.is_finite():
+                value = number
+        typed[key] = value
+    return typed
+
+
+NUMERIC_TYPES = {"number", "integer", "decimal", "percent"}
+
+
+def current_cell_comments(session, report: Report, spec: FormSpec, events=None) -> list[dict]:
+    """The comments on cells that came with the latest return or reopening, while the report
+    has not been sent again since (after a new sending they belong to the history only)."""
+    events = events if events is not None else _events(session, report)
+    latest = next((e for e in reversed(events) if e.action in ("send", *CELL_COMMENT_ACTIONS)),
+                  None)
+    if latest is None or latest.action not in CELL_COMMENT_ACTIONS:
+        return []
+    from app.models import ReportComment
+
+    comments = session.scalars(
+        select(ReportComment)
+        .where(ReportComment.event_id == latest.id, ReportComment.cell_key.is_not(None))
+        .order_by(ReportComment.id)
+    ).all()
+    out = []
+    for comment in comments:
+        place = cell_place(spec, comment.cell_key)
+        out.append({
+            "key": comment.cell_key,
+            "sheet": place[0] if place else "",
+            "cell": place[1] if place else "",
+            "place": place_text(place, comment.cell_key),
+            "text": comment.body,
+            "author": comment.author.full_name if comment.author else "",
+            "at": format_datetime(comment.at),
+        })
+    return out
+
+
+def _events(session, report: Report) -> list[ReportEvent]:
+    return session.scalars(
+        select(ReportEvent).where(ReportEvent.report_id == report.id).order_by(ReportEvent.id)
+    ).all()
+
+
+def cycle_context(session, report: Report, user, spec: FormSpec,
+                  now: dt.datetime | None = None) -> dict:
+    """Everything the report page shows about the reporting cycle, for ``user`` at ``now``:
+    the transitions they may do, the deadline and the reception window, the thread, the sent
+    versions and the cell comments of the latest return."""
+    actions = [
+        {"action": t.action, "label": action_label(t.action), "needs_reason": t.needs_reason,
+         "style": ACTION_STYLES.get(t.action, "default"),
+         "cell_comments": t.action in CELL_COMMENT_ACTIONS}
+        for t in workflow.available_actions(session, user, report, now)
+    ]
+    window = workflow.reception(session, report, now)
+    due = workflow.due_date(report)
+    extended = window.deadline_at > workflow.day_end_utc(due)
+    reception_info = {
+        "deadline": due.strftime("%d/%m/%Y"),
+        "extended_to": format_datetime(window.deadline_at) if extended else "",
+        "open": window.open,
+        "late": window.late,
+        "message": window.message,
+        "sent_at": format_datetime(report.sent_at) if report.sent_at else "",
+        "sent_late": bool(report.sent_late),
+        "before_sending": report.state in (workflow.DRAFT, workflow.SUBMITTED,
+                                           workflow.APPROVED, workflow.RETURNED),
+    }
+    events = _events(session, report)
+    by_id = {event.id: event for event in events}
+    entries = []
+    for comment in workflow.thread(session, report):
+        event = by_id.get(comment.event_id) if comment.event_id else None
+        place = cell_place(spec, comment.cell_key) if comment.cell_key else None
+        entries.append({
+            "author": comment.author.full_name if comment.author else _("(không rõ)"),
+            "at": format_datetime(comment.at),
+            "action": action_label(event.action) if event else _("Ý kiến"),
+            "body": comment.body,
+            "cell": place_text(place, comment.cell_key) if comment.cell_key else "",
+            "cell_key": comment.cell_key or "",
+        })
+    versions = [
+        {"number": v.number, "sent_at": format_datetime(v.sent_at),
+         "by": v.sent_by.full_name if v.sent_by else "", "late": v.late,
+         "outcome": str(VERSION_OUTCOMES.get(v.outcome, v.outcome)), "state": v.outcome}
+        for v in session.scalars(
+            select(ReportVersion).where(ReportVersion.report_id == report.id)
+            .order_by(ReportVersion.number)
+        )
+    ]
+    return {
+        "actions": actions,
+        "reception": reception_info,
+        "thread": entries,
+        "versions": versions,
+        "cell_comments": current_cell_comments(session, report, spec, events),
+    }
+
+
+def transition_input(data, spec: FormSpec) -> tuple[str, str | None, int | None, dict[str, str]]:
+    """(action, reason, revision, cell comments) from a posted form or JSON body; bad input
+    raises DomainError with what is wrong."""
+    action = str(data.get("action") or "").strip()
+    reason = data.get("reason")
+    reason = nfc(str(reason)) if reason is not None else None
+    raw_revision = data.get("revision")
+    revision = None
+    if raw_revision not in (None, ""):
+        try:
+            revision = int(raw_revision)
+        except (TypeError, ValueError):
+            raise DomainError(_("Lần lưu «%(value)s» không hợp lệ.", value=raw_revision),
+                              field="revision") from None
+    comments = raw_cell_comments(data)
+    for key in comments:
+        if cell_place(spec, key) is None:
+            raise DomainError(_("Ô «%(key)s» không có trong biểu này.", key=key),
+                              field="cell_comments")
+    return action, reason, revision, comments
+
+
+def raw_cell_comments(data) -> dict[str, str]:
+    """Cell key → comment as posted (blank comments left out), not yet checked against the
+    form: a form posts parallel lists cell_key / cell_text, JSON a "cell_comments" object."""
+    if hasattr(data, "getlist"):
+        pairs = zip(data.getlist("cell_key"), data.getlist("cell_text"), strict=False)
+    else:
+        given = data.get("cell_comments") or {}
+        if not isinstance(given, dict):
+            raise DomainError(_("Ý kiến theo ô phải là một bảng «ô: nội dung»."),
+                              field="cell_comments")
+        pairs = given.items()
+    comments: dict[str, str] = {}
+    for key, text in pairs:
+        text = nfc(str(text or "")).strip()
+        if text:
+            comments[nfc(str(key))] = text
+    return comments
+
+
 # -- the entry page -----------------------------------------------------------------------------
 
 
@@ -625,9 +860,13 @@ class ReportEntryView(BaseView):
     @expose("/<int:report_id>")
     @has_access
     def show(self, report_id: int):
+        return self._page(self._report(report_id))
+
+    def _page(self, report: Report, pending: dict | None = None, status: int = 200):
+        """The report page; ``pending`` is a transition refused just now, whose reason and
+        cell comments are put back in its form so nothing typed is lost."""
         from flask_wtf.csrf import generate_csrf
 
-        report = self._report(report_id)
         spec = spec_of(report.form_version)
         values = report_values(db.session, report)
         editable = self._may_enter(report)
@@ -652,10 +891,22 @@ class ReportEntryView(BaseView):
                 "notNumber": _("«%(value)s» không phải là số"),
                 "unsaved": _("Chưa lưu"),
                 "formula": _("Lỗi công thức: %(reason)s"),
+                "unsavedBlock": _("Còn số liệu chưa lưu: %(reason)s"),
+                "commentFor": _("Ý kiến cho %(place)s"),
+                "commentSave": _("Ghi ý kiến"),
+                "commentCancel": _("Bỏ"),
+                "commentRemove": _("Xóa"),
+                "commentLabel": _("Ý kiến"),
+                "commentPlace": _("sheet «%(sheet)s», ô %(cell)s"),
             },
         }
+        cycle = cycle_context(db.session, report, current_user(), spec)
+        config["cellComments"] = cycle["cell_comments"]
+        config["commenting"] = any(a["cell_comments"] for a in cycle["actions"])
         return self.render_template(
             "entry/form.html",
+            cycle=cycle,
+            pending=pending or {},
             report=report,
             spec=spec,
             sheets=sheets,
@@ -674,6 +925,94 @@ class ReportEntryView(BaseView):
                     FormVersion.source_workbook.is_not(None),
                 )
             ) is not None,
+        ), status
+
+    # -- the reporting cycle --------------------------------------------------------------------
+    @expose("/<int:report_id>/transition", methods=["POST"])
+    @has_access
+    def transition(self, report_id: int):
+        """One step of the cycle (submit, approve, reject, send, accept, return, reopen,
+        request_correction) for the revision the page showed. A form post is answered with a
+        flash and the page; a JSON post with JSON."""
+        self._check_csrf()
+        report = self._report(report_id)
+        as_json = request.is_json
+        data = (request.get_json(silent=True) or {}) if as_json else request.form
+        spec = spec_of(report.form_version)
+        # what the person typed, put back in the form when the transition is refused
+        pending = {"action": str(data.get("action") or ""),
+                   "reason": nfc(str(data.get("reason") or "")), "cell_comments": []}
+        try:
+            pending["cell_comments"] = [
+                {"key": k, "text": t, "place": place_text(cell_place(spec, k), k)}
+                for k, t in raw_cell_comments(data).items()
+            ]
+            action, reason, revision, cell_comments = transition_input(data, spec)
+            if action not in CELL_COMMENT_ACTIONS:
+                cell_comments = {}
+            workflow.transition(db.session, report, action, current_user(), reason=reason,
+                                cell_comments=cell_comments, expected_revision=revision)
+            db.session.commit()
+        except DomainError as error:
+            db.session.rollback()
+            status = 409 if isinstance(error, workflow.TransitionConflict) else 422
+            if as_json:
+                return jsonify(message=error.message, field=error.field), status
+            flash(error.message, "danger")
+            db.session.refresh(report)
+            return self._page(report, pending=pending, status=status)
+        done = str(ACTION_DONE.get(action) or workflow.TRANSITIONS[action].done)
+        if as_json:
+            return jsonify(message=done, state=report.state, revision=report.revision)
+        flash(done, "success")
+        return redirect(url_for("ReportEntryView.show", report_id=report.id))
+
+    @expose("/<int:report_id>/comment", methods=["POST"])
+    @has_access
+    def comment(self, report_id: int):
+        """A comment in the report's thread, by anyone who can read the report."""
+        self._check_csrf()
+        report = self._report(report_id)
+        back = redirect(url_for("ReportEntryView.show", report_id=report.id) + "#thread")
+        body = nfc(request.form.get("body") or "")
+        cell_key = (request.form.get("cell_key") or "").strip() or None
+        if cell_key and cell_place(spec_of(report.form_version), cell_key) is None:
+            flash(_("Ô «%(key)s» không có trong biểu này.", key=cell_key), "danger")
+            return back
+        try:
+            workflow.add_comment(db.session, report, current_user(), body, cell_key=cell_key)
+            db.session.commit()
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "danger")
+            return back
+        flash(_("Đã ghi ý kiến."), "success")
+        return back
+
+    @expose("/<int:report_id>/version/<int:number>")
+    @has_access
+    def version(self, report_id: int, number: int):
+        """A sent version, read-only, with the values as they were sent."""
+        report = self._report(report_id)
+        version = db.session.scalars(
+            select(ReportVersion).where(ReportVersion.report_id == report.id,
+                                        ReportVersion.number == number)
+        ).first()
+        if version is None:
+            abort(404)
+        spec = spec_of(db.session.get(FormVersion, version.form_version_id))
+        values = version_display_values(spec, workflow.version_values(version))
+        return self.render_template(
+            "entry/version.html",
+            report=report,
+            spec=spec,
+            version=version,
+            sheets=build_grid(spec, values, False, period=report.period),
+            sent_at=format_datetime(version.sent_at),
+            sent_by=version.sent_by.full_name if version.sent_by else "",
+            outcome=str(VERSION_OUTCOMES.get(version.outcome, version.outcome)),
+            decided_at=format_datetime(version.decided_at) if version.decided_at else "",
+            state=state_label(report.state),
         )
 
     # -- saving ---------------------------------------------------------------------------------

@@ -467,8 +467,12 @@
   }
 
   var saving = false;
+  /* Saves the changed cells; returns a promise resolved once they are stored (at once when
+     nothing changed) and rejected with the reason when they could not be. */
   function save() {
-    if (saving || !config.editable) return;
+    var done = $.Deferred();
+    if (saving) return done.reject(message("failed", { reason: "…" })).promise();
+    if (!config.editable) return done.resolve().promise();
     var changes = {};
     var base = {};
     var count = 0;
@@ -481,7 +485,7 @@
     });
     if (!count) {
       setStatus("info", message("nothing"));
-      return;
+      return done.resolve().promise();
     }
     saving = true;
     var button = document.getElementById("entry-save");
@@ -501,12 +505,17 @@
         });
         var revision = document.getElementById("entry-revision");
         if (revision && data.revision !== undefined) revision.textContent = data.revision;
+        if (data.revision !== undefined) {
+          // the transition forms act on the revision the person has now seen and saved
+          $(root).find('form.entry-transition-form input[name="revision"]').val(data.revision);
+        }
         (data.warnings || []).forEach(function (problem) {
           if (problem.key) markCell(problem.key, "has-warning", problem.message);
         });
         recompute();
         refreshDirty();
         setStatus("success", message("saved", { count: data.saved }));
+        done.resolve();
       })
       .fail(function (xhr) {
         if (xhr.status === 409 && xhr.responseJSON) {
@@ -514,14 +523,17 @@
             markCell(key, "has-conflict", message("conflict"));
           });
           setStatus("warning", xhr.responseJSON.message);
+          done.reject(xhr.responseJSON.message);
         } else {
           setStatus("danger", reason(xhr));
+          done.reject(reason(xhr));
         }
       })
       .always(function () {
         saving = false;
         if (button) button.disabled = false;
       });
+    return done.promise();
   }
 
   function validate() {
@@ -614,6 +626,194 @@
   $(root).on("shown.bs.tab", "a[data-toggle=tab]", function () {
     recompute();
   });
+
+  // -- the reporting cycle: transitions, cell comments ------------------------------------------
+  /* A transition acts on the revision the page shows: cells typed but not saved are saved
+     first, and when they cannot be the transition is not sent ("Còn số liệu chưa lưu"). */
+  var transitionSubmitting = false;
+  $(root).on("submit", "form.entry-transition-form", function (event) {
+    var form = this;
+    if (transitionSubmitting || !config.editable || !refreshDirty()) return;
+    event.preventDefault();
+    save()
+      .done(function () {
+        if (refreshDirty()) {
+          setStatus("warning", message("unsavedBlock", { reason: message("nothing") }));
+          return;
+        }
+        transitionSubmitting = true;
+        form.submit();
+      })
+      .fail(function (why) {
+        setStatus("danger", message("unsavedBlock", { reason: why || "" }));
+      });
+  });
+
+  function keyHolder(key) {
+    var input = entryByKey[key];
+    return input ? holder(input) : computedByKey[key];
+  }
+
+  /* The unit sees the cells the reviewing unit commented on: a marker, the text on hover or
+     focus, and a list above the grid whose links go to the cell. */
+  (config.cellComments || []).forEach(function (comment) {
+    var box = keyHolder(comment.key);
+    if (!box) return;
+    box.classList.add("has-comment");
+    var marker = document.createElement("span");
+    marker.className = "cell-comment-marker";
+    marker.setAttribute("tabindex", "0");
+    marker.setAttribute("role", "note");
+    marker.setAttribute("aria-label", message("commentLabel") + ": " + comment.text);
+    marker.title = comment.text;
+    var text = document.createElement("span");
+    text.className = "cell-comment-text";
+    text.textContent = comment.text + (comment.author ? " — " + comment.author : "");
+    box.appendChild(marker);
+    box.appendChild(text);
+    var input = entryByKey[comment.key];
+    if (input) input.setAttribute("title", message("commentLabel") + ": " + comment.text);
+  });
+  $(root).on("click", "a.cell-comment-link", function (event) {
+    event.preventDefault();
+    var key = this.getAttribute("data-key");
+    var input = entryByKey[key];
+    if (input) {
+      focusInput(input);
+    } else if (computedByKey[key]) {
+      computedByKey[key].scrollIntoView({ block: "center" });
+    }
+  });
+
+  /* The reviewing unit, about to return or reopen the report, clicks a cell to comment on it:
+     the comment joins the open return form as a hidden field. */
+  function commentForm() {
+    var forms = root.querySelectorAll('form.entry-transition-form[data-cell-comments="1"]');
+    return forms.length ? forms[0] : null;
+  }
+
+  function placeOf(td, key) {
+    var source = td.hasAttribute("data-cell") ? td : td.querySelector("[data-cell]");
+    if (source) {
+      return message("commentPlace", { sheet: source.getAttribute("data-sheet"), cell: source.getAttribute("data-cell") });
+    }
+    return key;
+  }
+
+  function addCellComment(form, key, place, text) {
+    var list = form.querySelector(".cell-comment-items");
+    Array.prototype.forEach.call(list.querySelectorAll("li"), function (li) {
+      if (li.getAttribute("data-key") === key) li.parentNode.removeChild(li);
+    });
+    if (!text) return;
+    var item = document.createElement("li");
+    item.setAttribute("data-key", key);
+    item.appendChild(document.createTextNode(place + ": " + text + " "));
+    var hiddenKey = document.createElement("input");
+    hiddenKey.type = "hidden";
+    hiddenKey.name = "cell_key";
+    hiddenKey.value = key;
+    var hiddenText = document.createElement("input");
+    hiddenText.type = "hidden";
+    hiddenText.name = "cell_text";
+    hiddenText.value = text;
+    var remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "btn btn-link btn-xs";
+    remove.textContent = message("commentRemove");
+    remove.addEventListener("click", function () { item.parentNode.removeChild(item); });
+    item.appendChild(hiddenKey);
+    item.appendChild(hiddenText);
+    item.appendChild(remove);
+    list.appendChild(item);
+  }
+
+  function existingComment(form, key) {
+    var found = "";
+    Array.prototype.forEach.call(form.querySelectorAll(".cell-comment-items li"), function (li) {
+      if (li.getAttribute("data-key") === key) found = li.querySelector('input[name="cell_text"]').value;
+    });
+    return found;
+  }
+
+  var commentBox = null;
+  function closeCommentBox() {
+    if (commentBox && commentBox.parentNode) commentBox.parentNode.removeChild(commentBox);
+    commentBox = null;
+  }
+
+  function openCommentBox(td, key) {
+    var form = commentForm();
+    if (!form) return;
+    var details = form.closest("details");
+    if (details) details.open = true;
+    closeCommentBox();
+    var place = placeOf(td, key);
+    commentBox = document.createElement("div");
+    commentBox.className = "cell-comment-box";
+    var label = document.createElement("label");
+    label.textContent = message("commentFor", { place: place });
+    var area = document.createElement("textarea");
+    area.className = "form-control";
+    area.rows = 3;
+    area.value = existingComment(form, key);
+    label.appendChild(area);
+    var ok = document.createElement("button");
+    ok.type = "button";
+    ok.className = "btn btn-warning btn-sm";
+    ok.textContent = message("commentSave");
+    var cancel = document.createElement("button");
+    cancel.type = "button";
+    cancel.className = "btn btn-default btn-sm";
+    cancel.textContent = message("commentCancel");
+    ok.addEventListener("click", function () {
+      addCellComment(form, key, place, area.value.trim());
+      closeCommentBox();
+    });
+    cancel.addEventListener("click", closeCommentBox);
+    area.addEventListener("keydown", function (event) {
+      if (event.key === "Escape") closeCommentBox();
+    });
+    commentBox.appendChild(label);
+    commentBox.appendChild(ok);
+    commentBox.appendChild(document.createTextNode(" "));
+    commentBox.appendChild(cancel);
+    var rect = td.getBoundingClientRect();
+    commentBox.style.left = (window.pageXOffset + rect.left) + "px";
+    commentBox.style.top = (window.pageYOffset + rect.bottom + 2) + "px";
+    document.body.appendChild(commentBox);
+    area.focus();
+  }
+
+  if (config.commenting) {
+    root.classList.add("is-commenting");
+    root.addEventListener("click", function (event) {
+      if (event.target.closest(".cell-comment-box")) return;
+      var td = event.target.closest("table.entry-table td");
+      var key = null;
+      if (td) {
+        key = td.getAttribute("data-key");
+        var input = td.querySelector(".entry-input[data-key]");
+        if (!key && input) key = input.getAttribute("data-key");
+      } else {
+        var narrative = event.target.closest(".narrative-block");
+        var area = narrative && narrative.querySelector("[data-key]");
+        if (area) {
+          td = narrative;
+          key = area.getAttribute("data-key");
+        }
+      }
+      if (key) openCommentBox(td, key);
+    });
+    // from the keyboard: Enter on a (read-only) cell opens the same box
+    root.addEventListener("keydown", function (event) {
+      var input = event.target;
+      if (event.key !== "Enter" || !input.classList || !input.classList.contains("entry-input")) return;
+      if (usable(input)) return;
+      event.preventDefault();
+      openCommentBox(holder(input), input.getAttribute("data-key"));
+    });
+  }
 
   window.ReportEntry = {
     parseNumber: parseNumber,
