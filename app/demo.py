@@ -21,7 +21,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from app import roles as R
 from app.text import nfc
@@ -34,8 +34,9 @@ KTXH_WORKBOOK = REPO_ROOT / "form_specs" / "samples" / "ktxh_thang.xlsx"
 KTXH_WORKBOOK_SHARED = REPO_ROOT.parent / "shared" / "samples" / "ktxh_thang.xlsx"
 
 LEAD_AGENCY = "STC"
-# The commune the README points newcomers to (xa28321.*): its report stays a draft to fill.
-SHOWCASE_COMMUNE = "28321"
+# Communes whose report stays a draft to fill: the one the README points newcomers to
+# (xa28321.*) and one to walk through the whole cycle by hand (phuong28261.*).
+SHOWCASE_COMMUNES = ("28321", "28261")
 
 # (internal code, name, leader's position). Username prefix = internal code in lower case.
 DEPARTMENTS = [
@@ -567,7 +568,7 @@ def _walk_cycle(session, period, now: dt.datetime) -> int:
         select(Report).join(Unit, Unit.id == Report.unit_id)
         .where(Report.period_id == period.id, Report.form_code == KTXH_FORM_CODE,
                Report.state == "draft", Unit.internal_code.is_distinct_from(LEAD_AGENCY),
-               Unit.admin_code.is_distinct_from(SHOWCASE_COMMUNE))
+               or_(Unit.admin_code.is_(None), Unit.admin_code.not_in(SHOWCASE_COMMUNES)))
         .order_by(Unit.path)
     ).all()
     rng = random.Random(8226)
