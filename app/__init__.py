@@ -57,6 +57,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app import audit
 
     audit.install()
+    # registers its AFTER_TRANSITION_HOOKS (consolidations marked revised after a correction)
+    from app import consolidation  # noqa: F401
 
     with flask_app.app_context():
         if not schema_exists():

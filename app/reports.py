@@ -459,6 +459,7 @@ def save_values(
     *,
     user=None,
     base_values: dict[str, object] | None = None,
+    check_responsibility: bool = True,
 ) -> SaveResult:
     """Store the changed cells of a report in one transaction step (the caller commits).
 
@@ -494,11 +495,21 @@ def save_values(
     }
     result = SaveResult()
     locked = read_only_keys(spec)
+    # Responsible units (IndicatorResponsibility, seed 004 Art. 16.1) fill only their own rows:
+    # keys of other rows are ignored. None = every row. See app/consolidation.py; compose()
+    # writes the responsible units' rows into a composed report with check_responsibility=False.
+    allowed_rows = None
+    if check_responsibility:
+        from app.consolidation import editable_row_keys
+
+        allowed_rows = editable_row_keys(session, report)
     conflicts = []
     to_write: dict[str, object] = {}
     for key, raw in changes.items():
         cell = index.by_key.get(key) or added_row_cell(spec, key)
-        if cell is None or cell.kind != "entry" or key in locked:
+        if cell is None or cell.kind != "entry" or key in locked or (
+            allowed_rows is not None and split_key(key)[0] not in allowed_rows
+        ):
             result.ignored.append(key)
             continue
         value, problem = convert(cell, raw, spec)

@@ -1,0 +1,582 @@
+"""Consolidated and composed reports (tổng hợp, seed 004 Art. 14-17): one SQL engine for both.
+
+**Consolidation** (a department over its branches, the province over its communes). A report R
+consolidates its *child reports*: the reports of the same period and form code whose unit lies
+under R's unit (``unit.path LIKE R.path || '%'``) with no other report-holding unit between them
+(nearest reporting descendants: a district that holds its own report is used instead of its
+communes). Only accepted children are official; ``provisional=True`` also counts reports sent and
+not yet accepted, and the result says so. Reports of units that answer for indicators of the
+regime (IndicatorResponsibility) are not children: their rows are composed, never summed (they
+still stand "between", so their own branches are not counted either).
+
+The values come from ONE statement: a GROUP BY (row key, column key, breakdown key) over
+``report_value`` joined to the children (report × unit, path prefix), returning sum, average,
+min, max and count; each cell then takes the aggregate its indicator asks for
+(``Indicator.aggregation_over_units``: sum | average | min | max; "none" is not aggregated).
+Rules for the cells:
+
+* only entry cells are consolidated: computed cells are never stored and are derived again from
+  the consolidated entry values on read, so a ratio the form computes with a formula is
+  recalculated from its consolidated parts;
+* a ratio indicator (``numerator_id``/``denominator_id``) whose cell is an entry cell gets
+  sum(numerator) / sum(denominator) over the children, read from the numerator's and
+  denominator's rows of the same form and column, never an average of the children's ratios
+  (percent values are stored as fractions, "12,5%" → 0.125, so the quotient is stored as is);
+  without both rows on the form, or with a zero denominator, the cell stays blank;
+* a numeric row mapped to no catalogue indicator is summed; text cells and indicators with
+  aggregation "none" are left for the consolidating unit to fill;
+* averages and ratios are rounded to the cell's precision (integer cells to whole numbers,
+  ``CellSpec.decimals`` places when set, else 8 places as stored);
+* **adjustment**: the spec model has no "adjustable after consolidation" flag on ColumnSpec or
+  CellSpec. The rule chosen: cells of columns marked ``carry_over`` (previous period, same period
+  last year, annual plan) are never consolidated nor composed; they keep what the report itself
+  holds (prefilled from its own earlier report, or typed by a person). Every other consolidated
+  cell is owned by the consolidation: running it again replaces it, and a cell no child fills
+  any more becomes blank.
+
+Values are written through ``app.reports.save_values`` (bulk statements, audit entry, revision,
+optimistic locking), and only while R is editable (draft or returned). Afterwards R runs its
+own submit/approve/send cycle like any other report.
+
+**Composition** (seed 004 Art. 16.1, 17.9). In an indicator regime each indicator may have a
+responsible unit. A responsible unit's report may be filled only in its own rows
+(``editable_row_keys``; ``save_values`` ignores the others). The lead agency's report of kind
+"composed" takes each row whose indicator another unit answers for from that unit's accepted
+report (a copy, NOT a sum), again with one statement over ``report_value``.
+
+**Precedence** on a report that is both composed and consolidated (departments answer for some
+rows, communes report the same form): rows with a responsible unit belong to composition and are
+never summed; every other row is consolidated from the child reports when there are any, and is
+otherwise typed by the lead agency. ``compose`` and ``consolidate`` each touch only their own
+rows, so they can run in either order.
+
+**Corrections**. An ``AFTER_TRANSITION_HOOKS`` hook (registered when this module is imported;
+``app.create_app`` imports it) marks ``revised`` every consolidated or composed report computed
+from a report that is reopened, or accepted again after a correction. Consolidating again needs
+R to be editable: once sent, the agency above reopens it through the workflow first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import Numeric, and_, exists, func, select, type_coerce
+from sqlalchemy.orm import aliased
+
+from app.errors import DomainError
+from app.models import Indicator, IndicatorResponsibility, Report, ReportValue, Unit
+from app.reports import (
+    NUMERIC_TYPES,
+    _carried_columns,
+    join_key,
+    lock_report,
+    save_values,
+    spec_of,
+    split_key,
+)
+from app.workflow import (
+    ACCEPTED,
+    AFTER_TRANSITION_HOOKS,
+    EDITABLE_STATES,
+    SENT,
+    STATE_WORDS,
+)
+
+OFFICIAL_STATES = (ACCEPTED,)
+PROVISIONAL_STATES = (ACCEPTED, SENT)
+OFFICIAL_LABEL = "Số liệu chính thức (chỉ tính báo cáo đã được tiếp nhận)"
+PROVISIONAL_LABEL = "Số liệu tạm tính (gồm cả báo cáo đã gửi, chưa được tiếp nhận)"
+AGGREGATED = ("sum", "average", "min", "max")
+_STORED = Decimal("1e-8")
+_NUMBER = Numeric(28, 8)
+
+
+class ConsolidationRefused(DomainError):
+    """A consolidation or composition that may not run now, with the reason."""
+
+
+@dataclass
+class ChildReport:
+    report_id: int
+    unit_id: int
+    unit_name: str
+    state: str
+    counted: bool
+
+    @property
+    def state_word(self) -> str:
+        return STATE_WORDS.get(self.state, self.state)
+
+
+@dataclass
+class Summary:
+    """What a consolidation or a composition did."""
+
+    action: str  # consolidation | composition
+    provisional: bool = False
+    counted: list[ChildReport] = field(default_factory=list)
+    # reports (or responsible units) whose figures were not taken: (unit name, why)
+    not_counted: list[tuple[str, str]] = field(default_factory=list)
+    values: dict[str, object] = field(default_factory=dict)  # what the cells received
+    skipped: dict[str, str] = field(default_factory=dict)  # cell key → why not touched
+    saved: int = 0
+    ignored: list[str] = field(default_factory=list)
+    revision: int = 0
+
+    @property
+    def label(self) -> str:
+        return PROVISIONAL_LABEL if self.provisional else OFFICIAL_LABEL
+
+    @property
+    def children_counted(self) -> int:
+        return len(self.counted)
+
+    @property
+    def missing(self) -> list[str]:
+        return [name for name, _why in self.not_counted]
+
+    @property
+    def message(self) -> str:
+        what = "Đã tổng hợp" if self.action == "consolidation" else "Đã ghép số liệu"
+        text = (f"{what} từ {len(self.counted)} báo cáo, cập nhật {self.saved} ô. "
+                f"{self.label}.")
+        if self.not_counted:
+            text += " Chưa tính: " + "; ".join(f"{n} ({why})" for n, why in self.not_counted) + "."
+        return text
+
+
+@dataclass
+class DrillRow:
+    """One unit's value behind a consolidated or composed cell."""
+
+    unit_id: int
+    unit_name: str
+    report_id: int
+    state: str
+    value: object
+    counted: bool
+
+    @property
+    def state_word(self) -> str:
+        return STATE_WORDS.get(self.state, self.state)
+
+
+# -- responsibilities -----------------------------------------------------------------------------
+
+
+def _responsibilities(session, regime_id: int) -> dict[str, int]:
+    """Indicator code → responsible unit id for a regime (one statement)."""
+    return dict(session.execute(
+        select(Indicator.code, IndicatorResponsibility.unit_id)
+        .join(Indicator, Indicator.id == IndicatorResponsibility.indicator_id)
+        .where(IndicatorResponsibility.regime_id == regime_id)
+    ).all())
+
+
+def _composed_rows(spec, responsible: dict[str, int], unit_id: int) -> dict[str, int]:
+    """Row key → unit id of the rows another unit answers for."""
+    return {
+        row.key: responsible[row.indicator_code]
+        for row in spec.rows
+        if row.indicator_code in responsible and responsible[row.indicator_code] != unit_id
+    }
+
+
+def editable_row_keys(session, report: Report) -> set[str] | None:
+    """The row keys a report may be filled in, or None for every row.
+
+    * no responsibilities defined for the regime: None;
+    * a composed report: every row except those another unit answers for (they are composed);
+    * the report of a unit that answers for some indicators: the rows of those indicators only;
+    * any other unit (a commune, a lead agency answering for nothing): None."""
+    responsible = _responsibilities(session, report.regime_id)
+    if not responsible:
+        return None
+    spec = spec_of(report.form_version)
+    if report.kind == "composed":
+        taken = _composed_rows(spec, responsible, report.unit_id)
+        row_keys = {split_key(cell.key)[0] for cell in spec.cells} | {r.key for r in spec.rows}
+        return row_keys - set(taken)
+    own = {code for code, unit_id in responsible.items() if unit_id == report.unit_id}
+    if not own:
+        return None
+    return {row.key for row in spec.rows if row.indicator_code in own}
+
+
+# -- child reports ----------------------------------------------------------------------------
+
+
+def _children_select(report: Report, unit_path: str, states):
+    """Nearest reporting descendants of the report's unit, as a SELECT of (report_id, unit_id,
+    unit_name, unit_path, state, counted). Units answering for indicators of the regime are
+    left out (composition takes their rows)."""
+    child, child_unit = aliased(Report), aliased(Unit)
+    between, between_unit = aliased(Report), aliased(Unit)
+    below = unit_path + "%"
+    nearer = exists(
+        select(between.id)
+        .join(between_unit, between_unit.id == between.unit_id)
+        .where(
+            between.period_id == report.period_id,
+            between.form_code == report.form_code,
+            between_unit.path.like(below),
+            between_unit.id != report.unit_id,
+            between_unit.id != child_unit.id,
+            child_unit.path.like(between_unit.path.concat("%")),
+        )
+    )
+    responsible_units = select(IndicatorResponsibility.unit_id).where(
+        IndicatorResponsibility.regime_id == report.regime_id
+    )
+    return (
+        select(
+            child.id.label("report_id"), child.unit_id.label("unit_id"),
+            child_unit.name.label("unit_name"), child_unit.path.label("unit_path"),
+            child.state.label("state"), child.state.in_(states).label("counted"),
+        )
+        .join(child_unit, child_unit.id == child.unit_id)
+        .where(
+            child.period_id == report.period_id,
+            child.form_code == report.form_code,
+            child_unit.path.like(below),
+            child_unit.id != report.unit_id,
+            ~nearer,
+            child.unit_id.not_in(responsible_units),
+        )
+    )
+
+
+def child_reports(session, report: Report, *, provisional: bool = False) -> list[ChildReport]:
+    """The reports a consolidation of ``report`` is computed from, counted or not (one
+    statement), by unit name."""
+    states = PROVISIONAL_STATES if provisional else OFFICIAL_STATES
+    rows = session.execute(
+        _children_select(report, report.unit.path, states).order_by("unit_name")
+    ).all()
+    return [ChildReport(r.report_id, r.unit_id, r.unit_name, r.state, bool(r.counted))
+            for r in rows]
+
+
+def _aggregates(session, report: Report, states) -> dict[str, tuple]:
+    """THE consolidation statement: value key → (sum, average, min, max, count) over the
+    counted child reports' numeric values."""
+    children = _children_select(report, report.unit.path, states).cte("children")
+    value = ReportValue.number_value
+    rows = session.execute(
+        select(
+            ReportValue.row_key, ReportValue.column_key, ReportValue.breakdown_key,
+            type_coerce(func.sum(value), _NUMBER).label("total"),
+            type_coerce(func.avg(value), _NUMBER).label("mean"),
+            type_coerce(func.min(value), _NUMBER).label("least"),
+            type_coerce(func.max(value), _NUMBER).label("greatest"),
+            func.count(value).label("n"),
+        )
+        .join(children, children.c.report_id == ReportValue.report_id)
+        .where(children.c.state.in_(states), value.is_not(None))
+        .group_by(ReportValue.row_key, ReportValue.column_key, ReportValue.breakdown_key)
+    ).all()
+    return {
+        join_key(r.row_key, r.column_key): (
+            _decimal(r.total), _decimal(r.mean), _decimal(r.least), _decimal(r.greatest), r.n,
+        )
+        for r in rows
+    }
+
+
+def _decimal(value) -> Decimal | None:
+    if value is None:
+        return None
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def _fit(value: Decimal | None, cell) -> Decimal | None:
+    """A computed average or ratio at the precision the cell takes."""
+    if value is None:
+        return None
+    if cell.type == "integer":
+        return value.quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    if cell.decimals is not None:
+        return value.quantize(Decimal(1).scaleb(-int(cell.decimals)), rounding=ROUND_HALF_UP)
+    return value.quantize(_STORED, rounding=ROUND_HALF_UP).normalize()
+
+
+# -- guards ---------------------------------------------------------------------------------------
+
+
+def _require_editable(session, report: Report, doing: str) -> None:
+    lock_report(session, report)
+    state = session.scalar(select(Report.state).where(Report.id == report.id))
+    if state not in EDITABLE_STATES:
+        raise ConsolidationRefused(
+            f"Báo cáo đang ở trạng thái «{STATE_WORDS.get(state, state)}» nên không {doing} lại "
+            "được. Chỉ tính lại được khi báo cáo đang nhập hoặc bị trả lại; báo cáo đã gửi phải "
+            "được cơ quan tiếp nhận trả lại hoặc mở lại để đính chính trước."
+        )
+
+
+def _plan(session, report: Report, spec, summary: Summary) -> dict[str, tuple]:
+    """Consolidated cell key → (how, cell, numerator key, denominator key)."""
+    carried = {column_key for column_key, *_rest in _carried_columns(spec)}
+    allowed = editable_row_keys(session, report)
+    rows_by_key = {row.key: row for row in spec.rows}
+    codes = {row.indicator_code for row in spec.rows if row.indicator_code}
+    indicators = {
+        i.code: i for i in session.execute(
+            select(Indicator.id, Indicator.code, Indicator.aggregation_over_units,
+                   Indicator.numerator_id, Indicator.denominator_id)
+            .where(Indicator.code.in_(codes))
+        ).all()
+    } if codes else {}
+    row_of_indicator: dict[int, str] = {}
+    for row in spec.rows:
+        indicator = indicators.get(row.indicator_code)
+        if indicator is not None:
+            row_of_indicator.setdefault(indicator.id, row.key)
+
+    plan = {}
+    for cell in spec.entry_cells:
+        if not cell.row_key or not cell.column_key:
+            continue  # free-text cells of a narrative sheet
+        key = cell.key
+        if cell.column_key in carried:
+            summary.skipped[key] = "cột chuyển từ kỳ trước, đơn vị tự nhập hoặc điều chỉnh"
+            continue
+        if allowed is not None and cell.row_key not in allowed:
+            summary.skipped[key] = "dòng do đơn vị chịu trách nhiệm chỉ tiêu cung cấp"
+            continue
+        if cell.type not in NUMERIC_TYPES:
+            summary.skipped[key] = "ô chữ, không tổng hợp"
+            continue
+        row = rows_by_key.get(cell.row_key)
+        indicator = indicators.get(row.indicator_code) if row is not None else None
+        if indicator is None:
+            plan[key] = ("sum", cell, None, None)
+        elif indicator.numerator_id is not None and indicator.denominator_id is not None:
+            numerator_row = row_of_indicator.get(indicator.numerator_id)
+            denominator_row = row_of_indicator.get(indicator.denominator_id)
+            if numerator_row is None or denominator_row is None:
+                summary.skipped[key] = "tỷ lệ thiếu dòng tử số hoặc mẫu số trên biểu"
+                continue
+            plan[key] = ("ratio", cell, join_key(numerator_row, cell.column_key),
+                         join_key(denominator_row, cell.column_key))
+        elif indicator.aggregation_over_units in AGGREGATED:
+            plan[key] = (indicator.aggregation_over_units, cell, None, None)
+        else:
+            summary.skipped[key] = "chỉ tiêu không tổng hợp theo đơn vị"
+    return plan
+
+
+# -- consolidation --------------------------------------------------------------------------------
+
+
+def consolidate(session, report: Report, *, provisional: bool = False, user=None) -> Summary:
+    """Compute the report's consolidated cells from its child reports and save them (the caller
+    commits). Refused when the report is not a consolidating one or is not editable."""
+    if report.kind == "unit":
+        raise ConsolidationRefused(
+            f"Báo cáo của «{report.unit.name}» là báo cáo của đơn vị, không phải báo cáo tổng "
+            "hợp từ các đơn vị cấp dưới."
+        )
+    _require_editable(session, report, "tổng hợp")
+    states = PROVISIONAL_STATES if provisional else OFFICIAL_STATES
+    summary = Summary("consolidation", provisional=provisional)
+    children = child_reports(session, report, provisional=provisional)
+    summary.counted = [c for c in children if c.counted]
+    summary.not_counted = [(c.unit_name, c.state_word) for c in children if not c.counted]
+    if not children:
+        return summary  # nothing below holds this report: the cells stay as typed
+    spec = spec_of(report.form_version)
+    plan = _plan(session, report, spec, summary)
+    aggregates = _aggregates(session, report, states) if summary.counted else {}
+    changes = {}
+    for key, (how, cell, numerator_key, denominator_key) in plan.items():
+        found = aggregates.get(key)
+        if how == "ratio":
+            numerator = (aggregates.get(numerator_key) or (None,))[0]
+            denominator = (aggregates.get(denominator_key) or (None,))[0]
+            value = (_fit(numerator / denominator, cell)
+                     if numerator is not None and denominator else None)
+        elif found is None:
+            value = None
+        elif how == "sum":
+            value = found[0].quantize(_STORED).normalize()
+        elif how == "average":
+            value = _fit(found[1], cell)
+        elif how == "min":
+            value = found[2].normalize()
+        else:
+            value = found[3].normalize()
+        changes[key] = value
+    summary.values = changes
+    saved = save_values(session, report, changes, user=user)
+    summary.saved, summary.ignored, summary.revision = saved.saved, saved.ignored, saved.revision
+    return summary
+
+
+# -- composition ----------------------------------------------------------------------------------
+
+
+def compose(session, report: Report, *, provisional: bool = False, user=None) -> Summary:
+    """Fill a composed report's rows from the accepted reports of the units answering for them
+    (a copy of each row, not a sum); the caller commits. Rows nobody answers for are left to the
+    lead agency (or to ``consolidate``)."""
+    if report.kind != "composed":
+        raise ConsolidationRefused(
+            f"Báo cáo của «{report.unit.name}» không phải báo cáo ghép từ các đơn vị chịu trách "
+            "nhiệm chỉ tiêu."
+        )
+    _require_editable(session, report, "ghép số liệu")
+    states = PROVISIONAL_STATES if provisional else OFFICIAL_STATES
+    summary = Summary("composition", provisional=provisional)
+    spec = spec_of(report.form_version)
+    composed = _composed_rows(spec, _responsibilities(session, report.regime_id), report.unit_id)
+    if not composed:
+        return summary
+    units = sorted(set(composed.values()))
+    for row in session.execute(
+        select(Unit.id, Unit.name, Report.id.label("report_id"), Report.state)
+        .outerjoin(Report, and_(Report.unit_id == Unit.id, Report.period_id == report.period_id,
+                                Report.form_code == report.form_code))
+        .where(Unit.id.in_(units))
+        .order_by(Unit.name)
+    ):
+        if row.report_id is None:
+            summary.not_counted.append((row.name, "chưa có báo cáo"))
+        elif row.state in states:
+            summary.counted.append(ChildReport(row.report_id, row.id, row.name, row.state, True))
+        else:
+            summary.not_counted.append((row.name, STATE_WORDS.get(row.state, row.state)))
+    # the composition statement: the responsible units' values, in one SELECT
+    found = {}
+    for row in session.execute(
+        select(ReportValue.row_key, ReportValue.column_key, ReportValue.number_value,
+               ReportValue.text_value, Report.unit_id)
+        .join(Report, Report.id == ReportValue.report_id)
+        .where(Report.period_id == report.period_id, Report.form_code == report.form_code,
+               Report.state.in_(states), Report.unit_id.in_(units))
+    ):
+        if composed.get(row.row_key) == row.unit_id:
+            found[join_key(row.row_key, row.column_key)] = (
+                row.number_value if row.number_value is not None else row.text_value
+            )
+    carried = {column_key for column_key, *_rest in _carried_columns(spec)}
+    changes = {}
+    for cell in spec.entry_cells:
+        if cell.row_key not in composed or not cell.column_key:
+            continue
+        if cell.column_key in carried:
+            summary.skipped[cell.key] = "cột chuyển từ kỳ trước, đơn vị tự nhập hoặc điều chỉnh"
+            continue
+        value = found.get(cell.key)
+        changes[cell.key] = value.normalize() if isinstance(value, Decimal) else value
+    summary.values = changes
+    # these rows belong to the responsible units: the lead agency's own save would ignore them
+    saved = save_values(session, report, changes, user=user, check_responsibility=False)
+    summary.saved, summary.ignored, summary.revision = saved.saved, saved.ignored, saved.revision
+    return summary
+
+
+# -- drill-down ----------------------------------------------------------------------------------
+
+
+def drill_down(session, report: Report, value_key: str, *,
+               provisional: bool = False) -> list[DrillRow]:
+    """The values behind one cell of a consolidated or composed report: for a composed row the
+    responsible unit's report, otherwise every child report (counted or not) with its state and
+    value, by unit name. One statement."""
+    states = PROVISIONAL_STATES if provisional else OFFICIAL_STATES
+    row_key, column_key = split_key(value_key)
+    if report.kind == "composed":
+        spec = spec_of(report.form_version)
+        composed = _composed_rows(spec, _responsibilities(session, report.regime_id),
+                                  report.unit_id)
+        if row_key in composed:
+            rows = session.execute(
+                select(Unit.id.label("unit_id"), Unit.name.label("unit_name"),
+                       Report.id.label("report_id"), Report.state,
+                       ReportValue.number_value, ReportValue.text_value)
+                .join(Unit, Unit.id == Report.unit_id)
+                .outerjoin(ReportValue, and_(ReportValue.report_id == Report.id,
+                                             ReportValue.row_key == row_key,
+                                             ReportValue.column_key == column_key))
+                .where(Report.period_id == report.period_id,
+                       Report.form_code == report.form_code,
+                       Report.unit_id == composed[row_key])
+            ).all()
+            return [_drill_row(r, r.state in states) for r in rows]
+    children = _children_select(report, report.unit.path, states).cte("children")
+    rows = session.execute(
+        select(children.c.unit_id, children.c.unit_name, children.c.report_id,
+               children.c.state, children.c.counted,
+               ReportValue.number_value, ReportValue.text_value)
+        .outerjoin(ReportValue, and_(ReportValue.report_id == children.c.report_id,
+                                     ReportValue.row_key == row_key,
+                                     ReportValue.column_key == column_key))
+        .order_by(children.c.unit_name)
+    ).all()
+    return [_drill_row(r, bool(r.counted)) for r in rows]
+
+
+def _drill_row(row, counted: bool) -> DrillRow:
+    value = row.number_value if row.number_value is not None else row.text_value
+    if isinstance(value, Decimal):
+        value = value.normalize()
+    return DrillRow(row.unit_id, row.unit_name, row.report_id, row.state, value, counted)
+
+
+# -- corrections ----------------------------------------------------------------------------------
+
+
+def computed_from(session, report: Report) -> list[int]:
+    """Ids of the consolidated and composed reports computed from ``report`` that already hold
+    values: the nearest report-holding unit above it (when its unit answers for no indicator),
+    and the composed reports of the period when its unit answers for some."""
+    answers_for = session.scalar(
+        select(func.count(IndicatorResponsibility.id)).where(
+            IndicatorResponsibility.regime_id == report.regime_id,
+            IndicatorResponsibility.unit_id == report.unit_id,
+        )
+    )
+    has_values = exists(select(ReportValue.id).where(ReportValue.report_id == Report.id))
+    same = and_(Report.period_id == report.period_id, Report.form_code == report.form_code,
+                Report.id != report.id, has_values)
+    if answers_for:
+        return list(session.scalars(
+            select(Report.id).where(same, Report.kind == "composed")
+        ))
+    above = [int(part) for part in (report.unit.path or "").strip("/").split("/")
+             if part and int(part) != report.unit_id]
+    if not above:
+        return []
+    nearest = session.execute(
+        select(Report.id, Report.kind)
+        .join(Unit, Unit.id == Report.unit_id)
+        .where(Report.period_id == report.period_id, Report.form_code == report.form_code,
+               Report.unit_id.in_(above))
+        .order_by(Unit.depth.desc())
+        .limit(1)
+    ).first()
+    if nearest is None or nearest.kind not in ("consolidated", "composed"):
+        return []
+    if session.scalar(select(exists().where(ReportValue.report_id == nearest.id))):
+        return [nearest.id]
+    return []
+
+
+def mark_revised_after_correction(session, report: Report, event) -> None:
+    """AFTER_TRANSITION_HOOKS: a report reopened for correction, or accepted again after one,
+    marks ``revised`` the consolidated and composed reports computed from it."""
+    if not (event.action == "reopen" or (event.action == "accept" and report.revised)):
+        return
+    ids = computed_from(session, report)
+    if not ids:
+        return
+    for target in session.scalars(select(Report).where(Report.id.in_(ids))):
+        if not target.revised:
+            target.revised = True
+    session.flush()
+
+
+if mark_revised_after_correction not in AFTER_TRANSITION_HOOKS:
+    AFTER_TRANSITION_HOOKS.append(mark_revised_after_correction)
