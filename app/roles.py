@@ -96,7 +96,7 @@ del _role
 # whoever reads a report may ask for a transition (app.workflow.refusal decides who may do
 # what), comment on it and read its sent versions; every unit role has an inbox.
 _CYCLE = [
-    (r"ReportEntryView", r"(can_transition|can_comment|can_version)"),
+    (r"ReportEntryView", r"(can_transition|can_comment|can_version|can_drill)"),
     (r"InboxView", ANY),
     (r"(Báo cáo|Việc cần làm)", "menu_access"),
 ]

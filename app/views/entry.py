@@ -967,6 +967,61 @@ class ReportEntryView(BaseView):
         flash(done, "success")
         return redirect(url_for("ReportEntryView.show", report_id=report.id))
 
+    # -- consolidation ----------------------------------------------------------------------
+    @expose("/<int:report_id>/consolidate", methods=["POST"])
+    @has_access
+    def consolidate(self, report_id: int):
+        """Fill a consolidated report from the reports below it, or a composed report from the
+        responsible units' reports (official figures, or provisional ones on request)."""
+        from app import consolidation
+
+        self._check_csrf()
+        report = self._report(report_id)
+        back = redirect(url_for("ReportEntryView.show", report_id=report.id))
+        if not self._may_enter(report):
+            flash(_("Bạn không được sửa số liệu của báo cáo này."), "danger")
+            return back
+        provisional = request.form.get("mode") == "provisional"
+        try:
+            summaries = []
+            if report.kind == "composed":
+                summaries.append(consolidation.compose(
+                    db.session, report, provisional=provisional, user=current_user()))
+            summaries.append(consolidation.consolidate(
+                db.session, report, provisional=provisional, user=current_user()))
+            db.session.commit()
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "danger")
+            return back
+        for summary in summaries:
+            flash(summary.message, "success" if summary.counted else "warning")
+        return back
+
+    @expose("/<int:report_id>/drill")
+    @has_access
+    def drill(self, report_id: int):
+        """The units' values behind one cell of a consolidated or composed report."""
+        from app.consolidation import drill_down
+
+        report = self._report(report_id)
+        spec = spec_of(report.form_version)
+        address = (request.args.get("cell") or "").replace("$", "").strip().upper()
+        sheet = request.args.get("sheet") or (spec.sheets[0].name if spec.sheets else "")
+        key = CellIndex.of(spec).key_at.get((sheet, address))
+        rows, problem = [], None
+        if key is None:
+            problem = _("Ô «%(cell)s» của sheet «%(sheet)s» không có trong biểu này.",
+                        cell=address or "?", sheet=sheet)
+        else:
+            rows = drill_down(db.session, report, key,
+                              provisional=request.args.get("mode") == "provisional")
+        return self.render_template(
+            "entry/drill.html", report=report, spec=spec, sheet=sheet, address=address,
+            rows=rows, problem=problem, state_label=state_label,
+            shown=lambda value: display(CellIndex.of(spec).by_key[key], value) if key else value,
+        )
+
     @expose("/<int:report_id>/comment", methods=["POST"])
     @has_access
     def comment(self, report_id: int):
