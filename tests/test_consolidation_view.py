@@ -74,3 +74,28 @@ def test_a_unit_report_has_no_consolidation_and_a_refusal_is_shown(client, sessi
     assert "alert-danger" in answer
     session.expire_all()
     assert load_values(session, total).get("r5|c3") is None
+
+
+def test_a_responsible_unit_sees_the_rows_of_others_read_only(client, session):
+    from tests.test_consolidation import World
+
+    world = World(session)
+    health = world.unit("Sở Y tế", type_code="department")
+    report = world.report(health)
+    world.responsible("HN", health)
+    world.responsible("TH", health)
+    factories.user(session, "syt.nhaplieu", health, [DATA_ENTRY])
+    session.commit()
+    factories.login(client, "syt.nhaplieu")
+    page = client.get(f"/entry/{report.id}").get_data(as_text=True)
+
+    def editable(key: str) -> bool:
+        import re
+
+        pattern = r'<(?:input|textarea|select)[^>]*data-key="' + re.escape(key) + r'"[^>]*>'
+        tag = re.search(pattern, page)
+        assert tag, key
+        return "readonly" not in tag.group(0) and "disabled" not in tag.group(0)
+
+    assert editable("r5|c4") and editable("r6|c4")
+    assert not editable("r1|c4")

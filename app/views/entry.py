@@ -311,13 +311,16 @@ def _number_row(table) -> list[str] | None:
 
 
 def build_grid(
-    spec: FormSpec, values: dict, editable: bool, period=None, preview: bool = False
+    spec: FormSpec, values: dict, editable: bool, period=None, preview: bool = False,
+    locked_keys: set[str] | None = None,
 ) -> list[GridSheet]:
     """The form as the paper shows it, filled with ``values``; with a ``period``, headers that
     name a period ("Thực hiện tháng 10/2026") read for that period when the form was published
-    with period-aware headers."""
-    skeletons = _body_skeletons(spec, editable)
-    sheets = _build_grid(spec, values, editable, with_rows=skeletons is None)
+    with period-aware headers. ``locked_keys``: entry cells shown read-only for this report
+    (rows another unit answers for); such a page is drawn in full, not from the skeleton."""
+    skeletons = None if locked_keys else _body_skeletons(spec, editable)
+    sheets = _build_grid(spec, values, editable, with_rows=skeletons is None,
+                         locked_keys=locked_keys)
     if skeletons is not None:
         cells = CellIndexByKey.of(spec)
         tables = [table for sheet in sheets for table in sheet.tables]
@@ -448,11 +451,12 @@ def _fill(statics: list[str], keys: list[str], cells: dict, values: dict) -> Mar
     return Markup("".join(out))
 
 
-def _build_grid(spec: FormSpec, values: dict, editable: bool, with_rows: bool = True) -> list[GridSheet]:
+def _build_grid(spec: FormSpec, values: dict, editable: bool, with_rows: bool = True,
+                locked_keys: set[str] | None = None) -> list[GridSheet]:
     cells_at = (
         {(c.sheet, c.cell.replace("$", "").upper()): c for c in spec.cells} if with_rows else {}
     )
-    locked = read_only_keys(spec) if with_rows else set()
+    locked = (read_only_keys(spec) | (locked_keys or set())) if with_rows else set()
     sheets = []
     for position, sheet in enumerate(spec.sheets):
         hidden_rows = set(sheet.hidden_rows or [])
@@ -837,6 +841,17 @@ class ReportEntryView(BaseView):
             return False
         return unit_in_scope(report.unit, user)
 
+    @staticmethod
+    def _rows_of_others(report: Report, spec: FormSpec) -> set[str]:
+        """Entry cells of rows another unit answers for (IndicatorResponsibility): shown
+        read-only, since a save ignores them."""
+        from app.consolidation import editable_row_keys
+
+        rows = editable_row_keys(db.session, report)
+        if rows is None:
+            return set()
+        return {c.key for c in spec.entry_cells if c.row_key not in rows}
+
     def _check_csrf(self) -> None:
         if not current_app.config.get("WTF_CSRF_ENABLED", True):
             return
@@ -870,7 +885,8 @@ class ReportEntryView(BaseView):
         spec = spec_of(report.form_version)
         values = report_values(db.session, report)
         editable = self._may_enter(report)
-        sheets = build_grid(spec, values, editable, period=report.period)
+        sheets = build_grid(spec, values, editable, period=report.period,
+                            locked_keys=self._rows_of_others(report, spec) if editable else None)
         kind = getattr(report.regime, "report_kind", None)
         config = {
             "saveUrl": url_for("ReportEntryView.save", report_id=report.id),
