@@ -90,6 +90,8 @@ for _role in (UNIT_ADMIN, AGGREGATOR):
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + _ASSIGNMENT
 for _role in (APPROVER, SIGNER, DATA_ENTRY, VIEWER):
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + [(r"AdhocRequestView", r"can_outline")]
+# the unit leader chooses who enters, approves and signs the unit's reports
+ROLE_PERMISSIONS[APPROVER] = ROLE_PERMISSIONS[APPROVER] + [(r"AssignmentView", r"can_people")]
 del _role
 
 # The reporting cycle on the report page and the inbox (app/views/entry.py, app/views/inbox.py):

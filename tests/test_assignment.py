@@ -602,3 +602,40 @@ def test_the_reception_screen_and_the_home_notice(client, session, world):
     page = client.post("/assignment/reception/", data={"period": period.id, "action": "close",
                                                        "reason": "x"}, follow_redirects=True)
     assert "không đóng, mở tiếp nhận được" in page.text
+
+
+def test_the_unit_leader_chooses_who_enters_a_report_on_its_page(client, session):
+    from app.models import ReportAssignee
+    from app.workflow import TransitionRefused, transition
+    from tests.test_workflow import NOW, cycle_setup
+
+    report, people = cycle_setup(session)
+    colleague = factories.user(session, "xa1.nhaplieu2", report.unit, [DATA_ENTRY])
+    session.commit()
+    factories.login(client, "xa1.lanhdao")
+    assert "Người thực hiện báo cáo" in client.get(f"/entry/{report.id}").get_data(as_text=True)
+    page = client.get(f"/assignment/report/{report.id}/people").get_data(as_text=True)
+    assert "xa1.nhaplieu2" in page and "xa1.vanthu" in page
+
+    client.post(f"/assignment/report/{report.id}/people",
+                data={f"role:{DATA_ENTRY}": [str(colleague.id)]})
+    session.expire_all()
+    assert [(a.user_id, a.role_name) for a in session.query(ReportAssignee).filter_by(
+        report_id=report.id)] == [(colleague.id, DATA_ENTRY)]
+    with pytest.raises(TransitionRefused, match="không được phân công"):
+        transition(session, session.get(type(report), report.id), "submit", people["entry"], now=NOW)
+    session.rollback()
+
+    # someone of another unit is refused, and nothing changes
+    answer = client.post(f"/assignment/report/{report.id}/people",
+                         data={f"role:{DATA_ENTRY}": [str(people["foreign_leader"].id)]},
+                         follow_redirects=True).get_data(as_text=True)
+    assert "không thuộc đơn vị" in answer
+    session.expire_all()
+    assert session.query(ReportAssignee).filter_by(report_id=report.id).count() == 1
+
+    # an entry clerk may not choose
+    from tests.test_entry_workflow import Person
+
+    clerk = Person(client.application, "xa1.nhaplieu")
+    assert clerk.get(f"/assignment/report/{report.id}/people").status_code in (302, 403)

@@ -18,6 +18,7 @@ from app.assignment import (
     MAX_OUTLINE_BYTES,
     RECEPTION_ACTIONS,
     ROLE_WORDS,
+    SETTABLE_ROLES,
     adhoc_requests,
     assign,
     assignable_criterion,
@@ -29,16 +30,19 @@ from app.assignment import (
     outline_mimetype,
     preview_assignment,
     reception_history,
+    set_assignees,
 )
 from app.errors import DomainError
 from app.extensions import db
 from app.formatting import format_datetime
 from app.models import (
     AdhocRequest,
+    AppUser,
     FormVersion,
     Period,
     Regime,
     Report,
+    ReportAssignee,
     Unit,
     UnitType,
 )
@@ -222,6 +226,54 @@ class AssignmentView(BaseView):
             "assignment/summary.html", summary=summary, period=period,
             role_words=ROLE_WORDS, roles=ASSIGNEE_ROLES,
         )
+
+
+    # -- the people of one report ----------------------------------------------------------
+    @expose("/report/<int:report_id>/people", methods=["GET", "POST"])
+    @has_access
+    def people(self, report_id: int):
+        """Who enters, approves and signs one report: by default everyone of the unit holding
+        the role; ticking people restricts the step to them."""
+        from app.workflow import holds_role
+
+        user = current_user()
+        query = select(Report).where(Report.id == report_id)
+        criterion = read_criterion(Report, user)
+        if criterion is not None:
+            query = query.where(criterion)
+        report = db.session.scalars(query).first()
+        if report is None:
+            abort(404)
+        back = redirect(url_for("AssignmentView.people", report_id=report.id))
+        if request.method == "POST":
+            _check_csrf()
+            try:
+                for role in SETTABLE_ROLES:
+                    ids = {int(v) for v in request.form.getlist(f"role:{role}") if v.isdigit()}
+                    chosen = (db.session.scalars(select(AppUser).where(AppUser.id.in_(ids))).all()
+                              if ids else [])
+                    set_assignees(db.session, report, role, chosen, actor=user)
+                db.session.commit()
+            except DomainError as error:  # PermissionDenied included
+                db.session.rollback()
+                flash(error.message, "danger")
+                return back
+            flash(_("Đã lưu người thực hiện của báo cáo."), "success")
+            return back
+        accounts = db.session.scalars(
+            select(AppUser).where(AppUser.unit_id == report.unit_id, AppUser.active.is_(True))
+            .order_by(AppUser.last_name, AppUser.first_name)
+        ).all()
+        assigned = {(a.role_name, a.user_id) for a in db.session.scalars(
+            select(ReportAssignee).where(ReportAssignee.report_id == report.id))}
+        roles = [
+            (role, ROLE_WORDS.get(role, role),
+             [(account, (role, account.id) in assigned) for account in accounts
+              if holds_role(db.session, account, role, report.regime_id)])
+            for role in SETTABLE_ROLES
+        ]
+        return self.render_template("assignment/people.html", report=report, roles=roles,
+                                    csrf=_csrf())
 
 
 # -- ad-hoc requests --------------------------------------------------------------------------

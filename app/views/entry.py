@@ -922,6 +922,7 @@ class ReportEntryView(BaseView):
         return self.render_template(
             "entry/form.html",
             cycle=cycle,
+            may_choose_people=self.appbuilder.sm.has_access("can_people", "AssignmentView"),
             pending=pending or {},
             report=report,
             spec=spec,
