@@ -124,51 +124,12 @@ def _attachment_canvas(name: str, data: bytes, description: str):
 def _grid_sheets(spec, values: dict, period):
     """The sheets with their cell objects (uncached, read-only), rows units added to entity
     lists and period-aware headers included — what the entry page shows."""
-    from app.reports import added_row_cell, split_key
-    from app.views.entry import GridCell, GridRow, _build_grid, display
+    from app.views.entry import _build_grid, entity_tables, render_period_headers
 
     sheets = _build_grid(spec, values, editable=False, with_rows=True)
-    added: dict[str, set[int]] = {}
-    for key, value in values.items():
-        if "!row:" in key and value not in (None, ""):
-            sheet_name, _, number = split_key(key)[0].rpartition("!row:")
-            if number.isdigit():
-                added.setdefault(sheet_name, set()).add(int(number))
-    by_name = {sheet.name: sheet for sheet in spec.sheets}
-    for grid_sheet in sheets:
-        sheet = by_name.get(grid_sheet.name)
-        if sheet is None:
-            continue
-        ordered = sorted(t.header_first_row for t in sheet.tables)
-        for grid_table, table in zip(grid_sheet.tables, sheet.tables, strict=True):
-            if table.shape != "entity":
-                continue
-            following = [first for first in ordered if first > table.last_row]
-            limit = min(following) if following else None
-            for number in sorted(n for n in added.get(sheet.name, ())
-                                 if n > table.last_row and (limit is None or n < limit)):
-                cells = []
-                for column in sorted(table.columns, key=lambda c: c.col):
-                    if column.role == "stt":
-                        cells.append(GridCell(text="+", kind="stt"))
-                        continue
-                    key = f"{sheet.name}!row:{number}|{column.key}"
-                    spec_cell = added_row_cell(spec, key)
-                    cells.append(GridCell() if spec_cell is None else GridCell(
-                        kind="entry", cell=spec_cell, readonly=True,
-                        value=display(spec_cell, values.get(key))))
-                grid_table.rows.append(GridRow(number=number, kind="added", cells=cells))
-    if period is not None and any(column.header_template for sheet in spec.sheets
-                                  for table in sheet.tables for column in table.columns):
-        from app.specs.mapping import header_template, render_header
-
-        for grid_sheet in sheets:
-            for grid_table in grid_sheet.tables:
-                for header_row in grid_table.header_rows:
-                    for cell in header_row:
-                        template = header_template(cell.text) if cell.text else None
-                        if template:
-                            cell.text = render_header(template, period)
+    for grid_table, _table, numbers, row_of in entity_tables(spec, sheets, values, False):
+        grid_table.rows.extend(row_of(number) for number in numbers)
+    render_period_headers(spec, sheets, period)
     return sheets
 
 

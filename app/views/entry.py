@@ -328,26 +328,34 @@ def build_grid(
             table.body = _fill(statics, keys, cells, values)
     if not preview:  # a template's preview shows the form, not a way to add rows
         _add_entity_rows(spec, sheets, values, editable)
-    if period is not None and any(
-        column.header_template for sheet in spec.sheets for table in sheet.tables
-        for column in table.columns
-    ):
-        from app.specs.mapping import header_template, render_header
-
-        for sheet in sheets:
-            for table in sheet.tables:
-                for header_row in table.header_rows:
-                    for cell in header_row:
-                        template = header_template(cell.text) if cell.text else None
-                        if template:
-                            cell.text = render_header(template, period)
+    render_period_headers(spec, sheets, period)
     return sheets
 
 
+def render_period_headers(spec: FormSpec, sheets: list[GridSheet], period) -> None:
+    """Headers that name a period ("Thực hiện tháng 10/2026") read for ``period`` when the
+    form was published with period-aware headers."""
+    if period is None or not any(
+        column.header_template for sheet in spec.sheets for table in sheet.tables
+        for column in table.columns
+    ):
+        return
+    from app.specs.mapping import header_template, render_header
+
+    for sheet in sheets:
+        for table in sheet.tables:
+            for header_row in table.header_rows:
+                for cell in header_row:
+                    template = header_template(cell.text) if cell.text else None
+                    if template:
+                        cell.text = render_header(template, period)
+
+
 # -- rows a unit adds to an entity list ----------------------------------------------------------
-def _add_entity_rows(spec: FormSpec, sheets: list[GridSheet], values: dict, editable: bool) -> None:
+def entity_tables(spec: FormSpec, sheets: list[GridSheet], values: dict, editable: bool):
+    """For each entity-list table of the grid: (grid table, table spec, the numbers of the rows
+    the unit added, row_of(number) → GridRow). Shared by the page and the PDF."""
     from app.reports import added_row_cell
-    from app.views.grid_html import table_body_html
 
     added_numbers: dict[str, set[int]] = {}
     for key, value in values.items():
@@ -388,12 +396,19 @@ def _add_entity_rows(spec: FormSpec, sheets: list[GridSheet], values: dict, edit
                                           value=display(spec_cell, values.get(key))))
                 return GridRow(number=number, kind="added", cells=cells)
 
-            grid_table.entity = True
-            grid_table.next_row = max(numbers + [table.last_row]) + 1
-            grid_table.added = table_body_html([row_of(n) for n in numbers])
-            if editable:
-                template = str(table_body_html([row_of(999999999)]))
-                grid_table.row_template = Markup(template.replace("999999999", "__N__"))
+            yield grid_table, table, numbers, row_of
+
+
+def _add_entity_rows(spec: FormSpec, sheets: list[GridSheet], values: dict, editable: bool) -> None:
+    from app.views.grid_html import table_body_html
+
+    for grid_table, table, numbers, row_of in entity_tables(spec, sheets, values, editable):
+        grid_table.entity = True
+        grid_table.next_row = max(numbers + [table.last_row]) + 1
+        grid_table.added = table_body_html([row_of(n) for n in numbers])
+        if editable:
+            template = str(table_body_html([row_of(999999999)]))
+            grid_table.row_template = Markup(template.replace("999999999", "__N__"))
 
 
 # -- the body of the grid: one skeleton per form version, values filled per request ----------
