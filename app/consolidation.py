@@ -147,19 +147,10 @@ class Summary:
 
 
 @dataclass
-class DrillRow:
+class DrillRow(ChildReport):
     """One unit's value behind a consolidated or composed cell."""
 
-    unit_id: int
-    unit_name: str
-    report_id: int
-    state: str
-    value: object
-    counted: bool
-
-    @property
-    def state_word(self) -> str:
-        return STATE_WORDS.get(self.state, self.state)
+    value: object = None
 
 
 # -- responsibilities -----------------------------------------------------------------------------
@@ -522,7 +513,8 @@ def _drill_row(row, counted: bool) -> DrillRow:
     value = row.number_value if row.number_value is not None else row.text_value
     if isinstance(value, Decimal):
         value = value.normalize()
-    return DrillRow(row.unit_id, row.unit_name, row.report_id, row.state, value, counted)
+    return DrillRow(report_id=row.report_id, unit_id=row.unit_id, unit_name=row.unit_name,
+                    state=row.state, counted=counted, value=value)
 
 
 # -- corrections ----------------------------------------------------------------------------------

@@ -356,13 +356,14 @@ def transition(
             )
 
     from_state = report.state
-    _, values_hash = canonical_values(session, report)
+    values_text, values_hash = canonical_values(session, report)
     version = None
     if action == "submit":
         report.submitted_at = now
     elif action == "send":
         window = reception(session, report, now)
-        version = _write_version(session, report, user, now, window.late)
+        version = _write_version(session, report, user, now, window.late,
+                                 values_text, values_hash)
         report.sent_at = now
         report.first_sent_at = report.first_sent_at or now
         report.sent_late = window.late
@@ -408,8 +409,8 @@ def transition(
     return event
 
 
-def _write_version(session, report: Report, user, now: dt.datetime, late: bool) -> ReportVersion:
-    text, digest = canonical_values(session, report)
+def _write_version(session, report: Report, user, now: dt.datetime, late: bool,
+                   text: str, digest: str) -> ReportVersion:
     number = (session.scalar(
         select(func.max(ReportVersion.number)).where(ReportVersion.report_id == report.id)
     ) or 0) + 1
