@@ -42,6 +42,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         flask_app.config.update(overrides)
     logging.basicConfig(format="%(asctime)s:%(levelname)s:%(name)s:%(message)s")
     logging.getLogger().setLevel(flask_app.config.get("LOG_LEVEL", logging.INFO))
+    logging.getLogger("fontTools").setLevel(logging.WARNING)  # font subsetting of signature stamps
 
     if flask_app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg2"):
         # Batch UPDATEs too (psycopg2's plain executemany sends one row per round trip).

@@ -32,6 +32,7 @@ from reportlab.pdfbase.pdfdoc import (
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
+    Flowable,
     KeepTogether,
     Paragraph,
     SimpleDocTemplate,
@@ -62,6 +63,25 @@ _ROLE_WIDTHS = {"stt": 5, "label": 40, "unit": 10, "code": 8, "note": 14, "value
 class RenderedPdf:
     pdf: bytes
     values_hash: str  # SHA-256 of the embedded values.json (canonical_values)
+    # where the signature and the seal go: (page index, x1, y1, x2, y2) in PDF points
+    signature_box: tuple[int, float, float, float, float] | None = None
+
+
+class _SignatureSpot(Flowable):
+    """The empty space of the signature block; records where on which page it was drawn, so
+    that signing can put the visible signature and the seal there."""
+
+    def __init__(self, width: float, height: float, sink: list):
+        super().__init__()
+        self.width, self.height, self._sink = width, height, sink
+
+    def wrap(self, available_width, available_height):
+        return self.width, self.height
+
+    def draw(self):
+        x1, y1 = self.canv.absolutePosition(0, 0)
+        x2, y2 = self.canv.absolutePosition(self.width, self.height)
+        self._sink.append((self.canv.getPageNumber() - 1, x1, y1, x2, y2))
 
 
 def _register_fonts() -> None:
@@ -311,17 +331,17 @@ def _header_block(report, usable_width: float, place: str, day: dt.date):
 
 
 def _signature_block(usable_width: float, signer_title: str | None, on_behalf_of: str | None,
-                     signer_name: str | None):
+                     signer_name: str | None, spot_sink: list):
     title_style = _style("sign-title", 10.5, bold=True, align=TA_CENTER)
     lines = []
     if on_behalf_of:
         lines.append(_p(f"KT. {nfc(on_behalf_of).upper()}", title_style))
     lines.append(_p(nfc(signer_title or DEFAULT_SIGNER_TITLE).upper(), title_style))
     lines.append(_p("(Ký, ghi rõ họ tên, đóng dấu)", _style("sign-hint", 8.5, align=TA_CENTER)))
-    lines.append(Spacer(1, 28 * mm))  # room for the signature and the seal
+    block_width = min(90 * mm, usable_width / 2)
+    lines.append(_SignatureSpot(block_width, 28 * mm, spot_sink))  # the signature and the seal
     if signer_name:
         lines.append(_p(signer_name, _style("sign-name", 10.5, bold=True, align=TA_CENTER)))
-    block_width = min(90 * mm, usable_width / 2)
     table = Table([["", lines]], colWidths=[usable_width - block_width, block_width])
     table.setStyle(TableStyle([
         ("FONTNAME", (0, 0), (-1, -1), FONT),
@@ -406,7 +426,8 @@ def render_report_pdf(
                     story.append(_p(paragraph, _style("narr", 10, spaceAfter=2,
                                                       firstLineIndent=8 * mm)))
             story.append(Spacer(1, 2 * mm))
-    story.append(_signature_block(usable, signer_title, on_behalf_of, signer_name))
+    spots: list = []
+    story.append(_signature_block(usable, signer_title, on_behalf_of, signer_name, spots))
 
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
@@ -422,7 +443,8 @@ def render_report_pdf(
         f"Số liệu báo cáo (JSON chuẩn hóa), SHA-256 {values_hash}",
     )
     doc.build(story, onFirstPage=footer, onLaterPages=footer, canvasmaker=canvas_class)
-    return RenderedPdf(pdf=buffer.getvalue(), values_hash=values_hash)
+    return RenderedPdf(pdf=buffer.getvalue(), values_hash=values_hash,
+                       signature_box=spots[-1] if spots else None)
 
 
 __all__ = ["RenderedPdf", "date_line", "render_report_pdf"]

@@ -13,6 +13,7 @@ from app.models.indicators import (
 from app.models.people import AppUser, RegimeRoleGrant, UserUnitHistory
 from app.models.regimes import Period, Regime
 from app.models.reports import Report, ReportAttachment, ReportValue
+from app.models.signing import ReportSignature, SigningCertificate, StampImage, TrustAnchor
 from app.models.units import Unit, UnitSuccession, UnitType
 from app.models.workflow import (
     AdhocRequest,
@@ -25,6 +26,10 @@ from app.models.workflow import (
 )
 
 __all__ = [
+    "ReportSignature",
+    "SigningCertificate",
+    "StampImage",
+    "TrustAnchor",
     "ReportVersion",
     "ReportEvent",
     "ReportComment",

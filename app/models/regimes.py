@@ -96,6 +96,8 @@ class Regime(Model):
     # this is off.
     reception_opens_days: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     accepts_late: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    # sending needs the report signed by its leader and its agency (seed 001 Art. 12)
+    requires_signature: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
 
     owner_unit: Mapped[Unit] = relationship("Unit", foreign_keys=[owner_unit_id])
     lead_unit: Mapped[Unit] = relationship("Unit", foreign_keys=[lead_unit_id])

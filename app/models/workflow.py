@@ -74,6 +74,10 @@ class ReportVersion(Model):
     outcome: Mapped[str] = mapped_column(String(20), nullable=False, default="sent")
     decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"))
+    # the signed PDF sent as this version (its agency signature stage), when it was signed
+    signature_id: Mapped[int | None] = mapped_column(
+        ForeignKey("report_signature.id", use_alter=True, name="fk_report_version_signature_id")
+    )
 
     report = relationship("Report", back_populates="versions")
     sent_by = relationship("AppUser", foreign_keys=[sent_by_id])
