@@ -388,7 +388,9 @@ def _accept(session, row: ReportSignature, pdf: bytes, user, *, method: str,
     row.signed_by_id = user.id
     row.method = method
     row.status = "signed"
-    row.certificate_id = certificates.registered(session, checks[-1].certificate_der).id
+    row.certificate_id = certificates.for_stage(
+        session, checks[-1].certificate_der, stage=row.stage, person=_leader(session, row),
+        unit=report.unit, user=user, now=now).id
     row.verification = json.dumps([c.as_dict() for c in checks], ensure_ascii=False)
     row.prepared_pdf = None
     session.flush()

@@ -76,6 +76,33 @@ def validation_context(session, now: dt.datetime | None = None) -> ValidationCon
                              revocation_mode="soft-fail", moment=moment)
 
 
+def _revoked_by_uploaded_crl(session, cert: asn1_x509.Certificate) -> bool:
+    """Whether a CRL the admin uploaded, issued by the certificate's issuer and signed by it
+    (when the issuer is a trusted root), lists the certificate. pyHanko consults CRLs only for
+    certificates that declare where theirs is; an uploaded CRL counts for every certificate."""
+    from cryptography import x509
+
+    anchors = session.scalars(select(TrustAnchor).where(TrustAnchor.active.is_(True))).all()
+    roots = {}
+    for anchor in anchors:
+        if anchor.kind == "root":
+            root = x509.load_der_x509_certificate(anchor.der)
+            roots[root.subject.public_bytes()] = root
+    issuer = cert.issuer.dump()
+    for anchor in anchors:
+        if anchor.kind != "crl":
+            continue
+        revocations = x509.load_der_x509_crl(anchor.der)
+        if revocations.issuer.public_bytes() != issuer:
+            continue
+        root = roots.get(issuer)
+        if root is not None and not revocations.is_signature_valid(root.public_key()):
+            continue
+        if revocations.get_revoked_certificate_by_serial_number(cert.serial_number) is not None:
+            return True
+    return False
+
+
 def _iso(moment) -> str | None:
     if moment is None:
         return None
@@ -113,7 +140,8 @@ def _check(session, embedded, last: bool, now) -> SignatureCheck:
     cert = status.signing_cert
     indication = status.trust_problem_indic
     revoked = bool(status.revoked) or indication in (
-        AdESIndeterminate.REVOKED_NO_POE, AdESIndeterminate.REVOKED_CA_NO_POE)
+        AdESIndeterminate.REVOKED_NO_POE, AdESIndeterminate.REVOKED_CA_NO_POE
+    ) or _revoked_by_uploaded_crl(session, cert)
     expired = indication in (AdESIndeterminate.EXPIRED,
                              AdESIndeterminate.OUT_OF_BOUNDS_NO_POE,
                              AdESIndeterminate.OUT_OF_BOUNDS_NOT_REVOKED)
