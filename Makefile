@@ -7,7 +7,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install translations i18n chromium postgres lint clean
+.PHONY: run test install translations i18n chromium signing-tools postgres lint clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Cần Python 3.11 ($(PYTHON))"; exit 1; }
@@ -34,12 +34,19 @@ chromium:
 	  echo "Cài Chromium (Debian) cho kiểm thử trình duyệt…"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# SoftHSM2 (a PKCS#11 token for the HSM signing test) and poppler's pdfsig (lists signatures)
+signing-tools:
+	@command -v softhsm2-util >/dev/null 2>&1 && command -v pdfsig >/dev/null 2>&1 || { \
+	  echo "Cài SoftHSM2 và poppler-utils (Debian) cho kiểm thử ký số…"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    softhsm2 poppler-utils >/dev/null; }
+
 postgres:
 	@pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null || { \
 	  command -v pg_ctlcluster >/dev/null 2>&1 && \
 	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start || true; }
 
-test: install chromium postgres
+test: install chromium signing-tools postgres
 	$(PY) -m pytest
 
 lint: $(STAMP)

@@ -125,6 +125,7 @@ class DemoResult:
     reports_created: int = 0  # assigned through app.assignment.assign
     reports_walked: int = 0  # moved through the reporting cycle
     adhoc_created: int = 0
+    signing_units: int = 0  # units ready to sign with demo keys (app/demo_signing.py)
     accounts: list[DemoAccount] = field(default_factory=list)  # the accounts created this time
 
     @property
@@ -458,8 +459,24 @@ def load_demo(session) -> DemoResult:
     indicators = _catalogue(session, result, finance)
     _regimes(session, result, committee, departments, communes, indicators)
     _monthly_reports(session, result, finance)
+    _signing(session, result)
     session.flush()
     return result
+
+
+def _signing(session, result: DemoResult) -> None:
+    """A trusted test CA, certificates, images and stand-in keys for the showcase communes
+    (app/demo_signing.py); from now on the monthly regime asks for both signatures before
+    sending (seed 001 Art. 12) — the reports the demo walked were sent before that."""
+    from app.demo_signing import load_demo_signing
+    from app.models import Regime
+    from config import INSTANCE_DIR
+
+    result.signing_units = load_demo_signing(session, INSTANCE_DIR, SHOWCASE_COMMUNES,
+                                             DEMO_PASSWORD)
+    regime = session.scalar(select(Regime).where(Regime.code == MONTHLY_REGIME))
+    if regime is not None and result.signing_units:
+        regime.requires_signature = True
 
 
 KTXH_SPEC = REPO_ROOT / "form_specs" / "ktxh_thang.yaml"

@@ -1,0 +1,1 @@
+"""Digital signatures of reports: PAdES with pyHanko (see app/signing/engine.py)."""
