@@ -106,6 +106,23 @@ for _role in (UNIT_ADMIN, AGGREGATOR, APPROVER, SIGNER, DATA_ENTRY, VIEWER):
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + _CYCLE
 del _role
 
+# Digital signatures (app/views/signing.py): whoever reads a report reaches its signing page
+# (app.signing.engine decides who may sign which stage) and the verification page; unit admins
+# register certificates and images of their subtree and confirm certificates registered on
+# first use. Roots of trust are the provincial admin's.
+_SIGNING = [
+    (r"ReportSigningView", ANY),
+    (r"SignatureVerificationView", ANY),
+    (r"(Ký số|Kiểm tra chữ ký số)", "menu_access"),
+]
+for _role in (UNIT_ADMIN, AGGREGATOR, APPROVER, SIGNER, DATA_ENTRY, VIEWER):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + _SIGNING
+del _role
+ROLE_PERMISSIONS[UNIT_ADMIN] = ROLE_PERMISSIONS[UNIT_ADMIN] + [
+    (r"(SigningCertificateView|StampImageView|SigningAdminView)", ANY),
+    (r"(Chứng thư số đã đăng ký|Hình chữ ký, con dấu|Tải lên chứng thư, hình)", "menu_access"),
+]
+
 # Roles a unit admin may grant: never the provincial admin.
 GRANTABLE_BY_UNIT_ADMIN = [UNIT_ADMIN, AGGREGATOR, APPROVER, SIGNER, DATA_ENTRY, VIEWER]
 

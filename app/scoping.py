@@ -31,7 +31,11 @@ from app.models import (
     RegimeRoleGrant,
     Report,
     ReportAttachment,
+    ReportSignature,
     ReportValue,
+    SigningCertificate,
+    StampImage,
+    TrustAnchor,
     Unit,
     UnitSuccession,
     UnitType,
@@ -126,6 +130,19 @@ SCOPES: dict[type, object] = {
         lambda path: ReportAttachment.report_id.in_(_reports_reached_from(path))
     ),
     Role: SharedCatalogue("Vai trò của hệ thống; vai trò được cấp lọc theo người cấp"),
+    # digital signatures: the province's roots of trust; certificates and images of the people
+    # and units of the subtree; the signature stages of the reports reached
+    TrustAnchor: AdminOnly("Gốc tin cậy và danh sách thu hồi do quản trị cấp tỉnh quản lý"),
+    SigningCertificate: UnitScope(lambda path: or_(
+        SigningCertificate.unit_id.in_(subtree_units(path)),
+        SigningCertificate.person_id.in_(_people_of(path)),
+    )),
+    StampImage: UnitScope(lambda path: or_(
+        StampImage.unit_id.in_(subtree_units(path)), StampImage.person_id.in_(_people_of(path)),
+    )),
+    ReportSignature: UnitScope(
+        lambda path: ReportSignature.report_id.in_(_reports_reached_from(path))
+    ),
     # set by the admins of the unit that owns the regime
     IndicatorResponsibility: UnitScope(
         lambda path: IndicatorResponsibility.regime_id.in_(
@@ -134,6 +151,10 @@ SCOPES: dict[type, object] = {
         )
     ),
 }
+
+
+def _people_of(path: str):
+    return select(AppUser.id).where(AppUser.unit_id.in_(subtree_units(path))).scalar_subquery()
 
 
 def _regimes_reported_by(path: str):

@@ -29,6 +29,9 @@ from app.models import (
     Regime,
     RegimeRoleGrant,
     Report,
+    SigningCertificate,
+    StampImage,
+    TrustAnchor,
     Unit,
     UnitSuccession,
     UnitType,
@@ -103,6 +106,12 @@ def _foreign_rows(session, world) -> dict[type, object]:
         regime=regime_b, indicator=rows[Indicator], unit=b1
     )
     rows[BreakdownOption] = BreakdownOption(breakdown=rows[Breakdown], code="x", name=SHARED)
+    rows[SigningCertificate] = SigningCertificate(
+        sha256="b" * 64, der=b"-", subject=FOREIGN, issuer=FOREIGN, serial="0B",
+        not_before=dt.datetime(2026, 1, 1), not_after=dt.datetime(2028, 1, 1), unit=b1,
+    )
+    rows[StampImage] = StampImage(person=user_b, png=b"-")
+    rows[TrustAnchor] = TrustAnchor(kind="root", name=FOREIGN, der=b"-", sha256="c" * 64)
     for row in rows.values():
         session.add(row)
     session.flush()

@@ -78,3 +78,8 @@ def register_views(appbuilder) -> None:
     from app.views.assignment import register_assignment_views
 
     register_assignment_views(appbuilder)
+
+    # Digital signatures: the signing page, verification, certificates (app/views/signing.py)
+    from app.views.signing import register_signing_views
+
+    register_signing_views(appbuilder)

@@ -11,6 +11,7 @@ from flask_appbuilder import ModelRestApi, ModelView
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import inspect as sa_inspect
+from wtforms import BooleanField, validators
 
 from app.errors import DomainError, PermissionDenied
 from app.formatting import display_value
@@ -144,6 +145,13 @@ class ReadableValuesMixin:
                     kwargs.setdefault("blank_text", BLANK_CHOICE)
                     if not kwargs["blank_text"]:
                         kwargs["blank_text"] = BLANK_CHOICE
+                # FAB marks a NOT NULL column's field InputRequired; an unticked checkbox sends
+                # nothing, so a yes/no column could never be set to "no" without this
+                if getattr(unbound, "field_class", None) is BooleanField and kwargs:
+                    kwargs["validators"] = [
+                        v for v in kwargs.get("validators") or []
+                        if not isinstance(v, (validators.InputRequired, validators.DataRequired))
+                    ]
 
 
 class ScopedModelView(ReadableValuesMixin, ScopedWriteMixin, ModelView):

@@ -163,7 +163,7 @@ class RegimeView(ScopedModelView):
         "code", "name", "legal_basis", "kind", "frequency", "report_kind", "cutoff_end_day",
         "deadline_rule", "deadline_working_days", "deadline_day", "deadline_month_offset",
         "owner_unit", "lead_unit", "receiving_unit", "reporting_units", "reporting_unit_types",
-        "indicators", "active", "valid_from", "valid_to", "description",
+        "indicators", "requires_signature", "active", "valid_from", "valid_to", "description",
     ]
     edit_columns = show_columns = add_columns
     search_columns = ["code", "name", "kind", "frequency", "lead_unit", "report_kind", "active"]
@@ -183,6 +183,7 @@ class RegimeView(ScopedModelView):
         "receiving_unit": _l("Đơn vị nhận báo cáo"),
         "reporting_units": _l("Đơn vị thực hiện báo cáo"),
         "reporting_unit_types": _l("Loại đơn vị thực hiện báo cáo"),
+        "requires_signature": _l("Yêu cầu ký số trước khi gửi"),
         "indicators": _l("Chỉ tiêu"),
     }
     description_columns = {
