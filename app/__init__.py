@@ -60,6 +60,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     audit.install()
     # registers its AFTER_TRANSITION_HOOKS (consolidations marked revised after a correction)
     from app import consolidation  # noqa: F401
+
     # registers its SEND_HOOKS (a regime may require the report signed before it is sent)
     from app.signing import engine  # noqa: F401
 

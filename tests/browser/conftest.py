@@ -34,6 +34,7 @@ CHROMIUM_ARGS = [
 VIEWPORT = {"width": 1366, "height": 768}
 SERVER_START_TIMEOUT = float(os.environ.get("BROWSER_SERVER_TIMEOUT", "120"))
 _server_log: Path | None = None
+_server_instance: Path | None = None
 
 
 def _compile_catalogs() -> None:
@@ -87,9 +88,10 @@ def chromium_browser():
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory):
     """Base URL of the real server, started once: `python run.py serve`."""
-    global _server_log
+    global _server_log, _server_instance
     _compile_catalogs()
     folder = tmp_path_factory.mktemp("browser_server")
+    _server_instance = folder / "instance"
     port = _free_port()
     env = dict(os.environ)
     env.update(
@@ -138,6 +140,12 @@ def live_server(tmp_path_factory):
             process.kill()
             process.wait()
         log.close()
+
+
+@pytest.fixture
+def server_instance(live_server) -> Path:
+    """The instance folder of the live server (the demo's stand-in signing keys are there)."""
+    return _server_instance
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
 """One report through the reporting cycle in a real browser, each person logging in with their
 own account: entry staff fill and submit, the leader rejects with a reason, entry staff submit
-again, the leader approves, the clerk signs and sends, the lead agency returns it with a comment
-on a cell, the unit sees the comment, corrects and sends again, and the lead agency accepts."""
+again, the leader approves and signs (the stand-in signing tool plays the USB token), the clerk
+adds the agency's signature (downloading the PDF, signing it, uploading it) and sends, the lead
+agency checks the signed PDF and returns it with a comment on a cell, the unit sees the comment,
+corrects, signs and sends again, and the lead agency accepts."""
 
 from __future__ import annotations
 
@@ -9,9 +11,12 @@ import re
 
 import pytest
 
+from tests.browser.signing_steps import sign_as_agency, sign_as_leader
+
 pytestmark = pytest.mark.browser
 
 UNIT = "phuong28261"  # Phường Mỹ Tho: the demo leaves its report as a draft for this walk
+UNIT_CODE = "28261"  # the demo's monthly regime asks for both signatures before sending
 REVIEWER = "stc.tonghop1"  # aggregator of the lead agency (Sở Tài chính)
 
 
@@ -53,7 +58,22 @@ def _give_reason(page, action: str, text: str) -> None:
     details.locator("textarea[name=reason]").fill(text)
 
 
-def test_one_report_through_every_screen_of_the_cycle(page, tmp_path):
+def _sign_and_send(page, report_url: str, server_instance, tmp_path) -> None:
+    signing_url = report_url.replace("/entry/", "/signing/report/")
+    _login(page, f"{UNIT}.lanhdao")
+    _open_report(page, report_url)
+    page.locator("a.entry-signing-link").first.click()
+    page.wait_for_load_state()
+    assert "/signing/report/" in page.url
+    sign_as_leader(page, signing_url, server_instance, f"{UNIT}.lanhdao")
+    _login(page, f"{UNIT}.vanthu")
+    sign_as_agency(page, signing_url, server_instance, UNIT_CODE, tmp_path)
+    _open_report(page, report_url)
+    _click_action(page, "Ký số và gửi")
+    assert _state(page) == "sent", page.locator("body").inner_text()[:1500]
+
+
+def test_one_report_through_every_screen_of_the_cycle(page, tmp_path, server_instance):
     _login(page, f"{UNIT}.nhaplieu")
     page.goto("/inbox/")
     assert "Việc cần làm" in page.locator("body").inner_text()
@@ -92,13 +112,31 @@ def test_one_report_through_every_screen_of_the_cycle(page, tmp_path):
     _click_action(page, "Duyệt")
     assert _state(page) == "approved"
 
+    # not signed yet: the regime refuses to send
     _login(page, f"{UNIT}.vanthu")
     _open_report(page, report_url)
     _click_action(page, "Ký số và gửi")
-    assert _state(page) == "sent"
+    assert _state(page) == "approved"
+    assert "yêu cầu ký số trước khi gửi" in page.locator("body").inner_text()
+
+    _sign_and_send(page, report_url, server_instance, tmp_path)
     assert page.locator("#entry-cycle .entry-sent").count() == 1
 
+    # the lead agency downloads the signed PDF and checks it on the verification page
     _login(page, REVIEWER)
+    signed = page.request.get(report_url.replace("/entry/", "/signing/report/")
+                              + "/version/1/pdf")
+    assert signed.ok and signed.body().startswith(b"%PDF")
+    (tmp_path / "sent.pdf").write_bytes(signed.body())
+    page.goto("/verify/")
+    page.locator('input[type="file"]').first.set_input_files(str(tmp_path / "sent.pdf"))
+    page.locator('form [type="submit"]').last.click()
+    page.wait_for_load_state()
+    result = page.locator("body").inner_text()
+    assert "Tất cả chữ ký hợp lệ" in result and "ChuKyLanhDao" in result \
+        and "ChuKyCoQuan" in result, result[:2000]
+    page.screenshot(path=str(tmp_path / "cycle-verified.png"), full_page=True)
+
     _open_report(page, report_url)
     _give_reason(page, "return", "Số liệu dòng 23 chưa khớp báo cáo quý")
     page.locator('.entry-input[data-cell="D23"]').click()
@@ -123,9 +161,7 @@ def test_one_report_through_every_screen_of_the_cycle(page, tmp_path):
     _login(page, f"{UNIT}.lanhdao")
     _open_report(page, report_url)
     _click_action(page, "Duyệt")
-    _login(page, f"{UNIT}.vanthu")
-    _open_report(page, report_url)
-    _click_action(page, "Ký số và gửi")
+    _sign_and_send(page, report_url, server_instance, tmp_path)
     _login(page, REVIEWER)
     _open_report(page, report_url)
     _click_action(page, "Tiếp nhận")
