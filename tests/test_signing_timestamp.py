@@ -29,7 +29,7 @@ from tests.test_workflow import cycle_setup
 def _tsa_certificate():
     ca = pki.test_pki().ca
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "TSA thử nghiệm")]))
             .issuer_name(ca.certificate.subject).public_key(key.public_key())

@@ -31,7 +31,6 @@ from dataclasses import dataclass
 
 from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
-from pyhanko.pdf_utils.images import PdfImage
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
 from pyhanko.sign.signers.pdf_byterange import PreparedByteRangeDigest

@@ -56,7 +56,7 @@ def text_params(agency_name: str, moment: dt.datetime) -> dict:
     """Parameters the stamp texts use: the agency's name and the signing time in ISO 8601 with
     Vietnam's +07:00 offset (``moment`` naive UTC, as times are stored)."""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
+        moment = moment.replace(tzinfo=dt.UTC)
     return {"agency": agency_name,
             "vntime": moment.astimezone(VIETNAM).replace(microsecond=0).isoformat()}
 

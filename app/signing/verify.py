@@ -71,7 +71,7 @@ def validation_context(session, now: dt.datetime | None = None) -> ValidationCon
     anchors = session.scalars(select(TrustAnchor).where(TrustAnchor.active.is_(True))).all()
     roots = [asn1_x509.Certificate.load(a.der) for a in anchors if a.kind == "root"]
     crls = [asn1_crl.CertificateList.load(a.der) for a in anchors if a.kind == "crl"]
-    moment = (now or utcnow()).replace(tzinfo=dt.timezone.utc)
+    moment = (now or utcnow()).replace(tzinfo=dt.UTC)
     return ValidationContext(trust_roots=roots, crls=crls, allow_fetching=False,
                              revocation_mode="soft-fail", moment=moment)
 
@@ -107,7 +107,7 @@ def _iso(moment) -> str | None:
     if moment is None:
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
+        moment = moment.replace(tzinfo=dt.UTC)
     return moment.astimezone(dt.timezone(dt.timedelta(hours=7))).replace(microsecond=0).isoformat()
 
 
