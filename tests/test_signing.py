@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pypdf import PdfReader
 
-from app.models import ReportVersion, TrustAnchor
+from app.models import ReportAttachment, ReportVersion, TrustAnchor
 from app.models.signing import ReportSignature, SigningCertificate
 from app.render_pdf import ATTACHMENT_NAME
 from app.signing import certificates, engine, pki, stamps
@@ -324,3 +324,65 @@ def test_the_data_to_sign_can_be_signed_as_a_hash(session):
                                            hashes.SHA256())
     checks = engine.finish(session, row, value, people["leader"])
     assert checks[0].ok
+
+
+def _attach_pdf(session, report, name="phu-luc-1.pdf") -> ReportAttachment:
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen.canvas import Canvas
+
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=A4)
+    canvas.drawString(72, 720, "Phu luc: danh sach cong trinh")
+    canvas.showPage()
+    canvas.drawString(72, 720, "Trang 2")
+    canvas.save()
+    data = buffer.getvalue()
+    attachment = ReportAttachment(report_id=report.id, filename=name,
+                                  content_type="application/pdf", size=len(data),
+                                  sha256=hashlib.sha256(data).hexdigest(), content=data)
+    session.add(attachment)
+    session.commit()
+    return attachment
+
+
+def test_pdf_attachments_get_the_agency_signature_at_the_top_right_of_page_one(session):
+    report, people = _approved(session)
+    report.regime.requires_signature = True
+    attachment = _attach_pdf(session, report)
+    test_pki = pki.test_pki()
+    clerk = people["clerk"]
+    with pytest.raises(SigningRefused, match="chữ ký của lãnh đạo trên báo cáo trước"):
+        engine.current_attachment_issue(session, report, attachment, clerk)
+    _sign_external(session, report, LEADER, people["leader"], test_pki.leader)
+    _sign_external(session, report, AGENCY, clerk, test_pki.agency)
+    for row in session.query(SigningCertificate):
+        certificates.confirm(session, row, people["reviewer"])
+    session.commit()
+    with pytest.raises(TransitionRefused, match="Phụ lục «phu-luc-1.pdf» chưa được ký số"):
+        transition(session, report, "send", clerk)
+    session.rollback()
+
+    with pytest.raises(SigningRefused, match="cần vai trò «Ký số, gửi báo cáo»"):
+        engine.current_attachment_issue(session, report, attachment, people["entry"])
+    row = engine.current_attachment_issue(session, report, attachment, clerk)
+    assert row.issued_pdf.startswith(attachment.content)  # the unit's file, unchanged
+    request = engine.prepare(session, row, test_pki.agency.certificate_der, clerk)
+    value = sign_digest(pki.to_pkcs12(test_pki.agency, PASSWORD), PASSWORD, request.data_to_sign)
+    checks = engine.finish(session, row, value, clerk)
+    session.commit()
+    assert [c.field for c in checks] == ["ChuKyCoQuanPhuLuc"] and checks[0].ok
+    assert checks[0].signer == "UBND xã Một"
+
+    reader = PdfReader(io.BytesIO(row.signed_pdf))
+    first = reader.pages[0]
+    width, height = float(first.mediabox.width), float(first.mediabox.height)
+    (widget,) = [a.get_object() for a in first.get("/Annots") or []]
+    x1, y1, x2, y2 = (float(v) for v in widget["/Rect"])
+    assert x2 > width * 0.8 and x1 > width / 2  # the right side…
+    assert y2 > height * 0.9  # …at the top of the first page
+    assert not reader.pages[1].get("/Annots")
+
+    transition(session, report, "send", clerk)
+    session.commit()
+    assert report.state == "sent"
+    assert engine.attachment_signatures_of(session, report) == {}  # no approval any more

@@ -198,3 +198,29 @@ def test_the_regime_form_sets_and_clears_the_signature_requirement(app_ctx, sess
     admin.post(f"/regimeview/edit/{regime.id}", data=fields)  # the box unticked
     session.expire_all()
     assert session.get(Regime, regime.id).requires_signature is False
+
+
+def test_the_clerk_signs_a_pdf_attachment_on_the_signing_page(app_ctx, session):
+    from app.models import ReportAttachment
+    from tests.test_signing import _attach_pdf, _sign_external
+
+    report, people = _approved(session)
+    attachment = _attach_pdf(session, report, "danh-sach.pdf")
+    _sign_external(session, report, engine.LEADER, people["leader"], pki.test_pki().leader)
+    url = f"/signing/report/{report.id}"
+    clerk = Person(app_ctx, "xa1.vanthu")
+    body = clerk.get(url).get_data(as_text=True)
+    assert "danh-sach.pdf" in body and f'id="attachment-{attachment.id}-upload-form"' in body
+    issued = clerk.get(f"{url}/attachment/{attachment.id}/issued")
+    assert issued.status_code == 200 and issued.data.startswith(attachment.content)
+    signed = sign_pdf(pki.to_pkcs12(pki.test_pki().agency, "mk"), "mk", issued.data,
+                      "ChuKyCoQuanPhuLuc")
+    done = clerk.post(f"{url}/upload", data={"attachment_id": str(attachment.id),
+                                              "file": (io.BytesIO(signed), "ky.pdf")},
+                      content_type="multipart/form-data", follow_redirects=True)
+    body = done.get_data(as_text=True)
+    assert re.search(rf'data-attachment="{attachment.id}" data-status="signed"', body), \
+        body[:3000]
+    row = engine.attachment_signatures_of(session, report)[attachment.id]
+    assert clerk.get(f"{url}/pdf/{row.id}").data == signed
+    assert session.get(ReportAttachment, attachment.id).content == attachment.content

@@ -91,7 +91,8 @@ class StampImage(Model):
 
 class ReportSignature(Model):
     """One signature stage of a report after one approval: ``leader`` (the approving leader's
-    personal signature) or ``agency`` (the agency's, added by the clerk).
+    personal signature), ``agency`` (the agency's, added by the clerk), or ``attachment`` (the
+    agency's signature on one of the report's PDF attachments).
 
     ``issued_pdf`` is the document this stage signs (the rendered report with its empty
     signature fields, or the leader-signed PDF); a PDF signed elsewhere is accepted only if it
@@ -104,7 +105,9 @@ class ReportSignature(Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     report_id: Mapped[int] = mapped_column(ForeignKey("report.id"), nullable=False, index=True)
     approve_event_id: Mapped[int] = mapped_column(ForeignKey("report_event.id"), nullable=False)
-    stage: Mapped[str] = mapped_column(String(10), nullable=False)  # leader | agency
+    stage: Mapped[str] = mapped_column(String(10), nullable=False)  # leader | agency | attachment
+    # stage "attachment": the agency's signature on a PDF attached to the report
+    attachment_id: Mapped[int | None] = mapped_column(ForeignKey("report_attachment.id"))
     # issued → prepared (a digest is out) → signed; superseded when started again
     status: Mapped[str] = mapped_column(String(12), nullable=False, default="issued")
     values_hash: Mapped[str] = mapped_column(String(64), nullable=False)
@@ -126,6 +129,7 @@ class ReportSignature(Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"))
 
     report = relationship("Report")
+    attachment = relationship("ReportAttachment")
     certificate = relationship("SigningCertificate", foreign_keys=[certificate_id])
     signed_by = relationship("AppUser", foreign_keys=[signed_by_id])
     created_by = relationship("AppUser", foreign_keys=[created_by_id])

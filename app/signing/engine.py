@@ -36,20 +36,21 @@ from pyhanko.sign import fields, signers
 from pyhanko.sign.signers.pdf_byterange import PreparedByteRangeDigest
 from pyhanko.sign.timestamps import HTTPTimeStamper
 from pyhanko_certvalidator.registry import SimpleCertificateStore
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 
 from app.errors import DomainError
-from app.models import Report, ReportEvent
+from app.models import Report, ReportAttachment, ReportEvent
 from app.models.forms import utcnow
 from app.models.signing import ReportSignature, StampImage
 from app.signing import certificates, stamps
 from app.signing.verify import SignatureCheck, verify_pdf
 from app.workflow import APPROVED, canonical_values, refusal
 
-LEADER, AGENCY = "leader", "agency"
-STAGES = (LEADER, AGENCY)
-STAGE_WORDS = {LEADER: "chữ ký của lãnh đạo", AGENCY: "chữ ký số của cơ quan"}
-FIELD_NAMES = {LEADER: "ChuKyLanhDao", AGENCY: "ChuKyCoQuan"}
+LEADER, AGENCY, ATTACHMENT = "leader", "agency", "attachment"
+STAGES = (LEADER, AGENCY)  # of the report itself, in order; each PDF attachment: ATTACHMENT
+STAGE_WORDS = {LEADER: "chữ ký của lãnh đạo", AGENCY: "chữ ký số của cơ quan",
+               ATTACHMENT: "chữ ký số của cơ quan trên phụ lục"}
+FIELD_NAMES = {LEADER: "ChuKyLanhDao", AGENCY: "ChuKyCoQuan", ATTACHMENT: "ChuKyCoQuanPhuLuc"}
 DIGEST = "sha256"
 # room for the CMS (hex, so twice its size): certificate chain, signature, a timestamp token
 _BYTES_RESERVED = 24_000
@@ -117,10 +118,39 @@ def signatures_of(session, report: Report, event: ReportEvent | None = None) -> 
         select(ReportSignature)
         .where(ReportSignature.report_id == report.id,
                ReportSignature.approve_event_id == event.id,
+               ReportSignature.attachment_id.is_(None),
                ReportSignature.status != "superseded")
         .order_by(ReportSignature.id)
     ).all()
     return {row.stage: row for row in rows}
+
+
+def pdf_attachments(session, report: Report) -> list[ReportAttachment]:
+    """The report's attachments that are PDFs: the agency signs each of them too."""
+    return list(session.scalars(
+        select(ReportAttachment).where(
+            ReportAttachment.report_id == report.id,
+            or_(ReportAttachment.content_type == "application/pdf",
+                func.lower(ReportAttachment.filename).like("%.pdf")))
+        .order_by(ReportAttachment.uploaded_at, ReportAttachment.id)
+    ).all())
+
+
+def attachment_signatures_of(session, report: Report) -> dict[int, ReportSignature]:
+    """The live signature rows of the report's PDF attachments, by attachment id, for the
+    report's current approval."""
+    event = approval_event(session, report)
+    if event is None:
+        return {}
+    rows = session.scalars(
+        select(ReportSignature)
+        .where(ReportSignature.report_id == report.id,
+               ReportSignature.approve_event_id == event.id,
+               ReportSignature.attachment_id.is_not(None),
+               ReportSignature.status != "superseded")
+        .order_by(ReportSignature.id)
+    ).all()
+    return {row.attachment_id: row for row in rows}
 
 
 def next_stage(session, report: Report) -> str | None:
@@ -155,6 +185,31 @@ def stage_refusal(session, user, report: Report, stage: str, now: dt.datetime | 
             return "Chỉ lãnh đạo đã duyệt báo cáo mới ký được chữ ký của lãnh đạo."
         return None
     return refusal(session, user, report, "send", now)
+
+
+def attachment_refusal(session, user, report: Report, attachment: ReportAttachment,
+                       now: dt.datetime | None = None) -> str | None:
+    """Why ``user`` may not add the agency's signature to a PDF attachment now, or None: the
+    clerk signs attachments once the leader has signed the report."""
+    if approval_event(session, report) is None:
+        return "Chỉ ký được báo cáo đã được lãnh đạo duyệt."
+    if attachment.report_id != report.id:
+        return "Tệp đính kèm không thuộc báo cáo này."
+    leader = signatures_of(session, report).get(LEADER)
+    if leader is None or leader.status != "signed":
+        return "Cần chữ ký của lãnh đạo trên báo cáo trước, rồi mới ký số các phụ lục."
+    row = attachment_signatures_of(session, report).get(attachment.id)
+    if row is not None and row.status == "signed":
+        return f"Phụ lục «{attachment.filename}» đã được ký số."
+    if user is None or getattr(user, "id", None) is None:
+        return "Cần đăng nhập."
+    return refusal(session, user, report, "send", now)
+
+
+def _row_refusal(session, user, row: ReportSignature, now) -> str | None:
+    if row.attachment_id is not None:
+        return attachment_refusal(session, user, row.report, row.attachment, now)
+    return stage_refusal(session, user, row.report, row.stage, now)
 
 
 # -- issuing the document of a stage -------------------------------------------------------------
@@ -198,6 +253,42 @@ def current_issue(session, report: Report, stage: str, user, *, now=None) -> Rep
     return issue(session, report, stage, user, now=now)
 
 
+def current_attachment_issue(session, report: Report, attachment: ReportAttachment, user, *,
+                             now=None) -> ReportSignature:
+    """The open signature row of a PDF attachment, else a new one: the attachment with an empty
+    signature field at the top right of its first page (Decree 30/2020 Appendix I)."""
+    now = now or utcnow()
+    why_not = attachment_refusal(session, user, report, attachment, now)
+    if why_not:
+        raise SigningRefused(why_not)
+    row = attachment_signatures_of(session, report).get(attachment.id)
+    if row is not None and row.status in ("issued", "prepared"):
+        return row
+    try:
+        writer = IncrementalPdfFileWriter(io.BytesIO(attachment.content))
+        page = writer.root["/Pages"]["/Kids"][0].get_object()
+        box = [float(v) for v in page["/MediaBox"]]
+    except Exception as error:  # noqa: BLE001 - any unreadable attachment is the unit's file
+        raise SigningRefused(f"Không đọc được tệp PDF «{attachment.filename}» để ký số: "
+                             f"{error}") from error
+    fields.append_signature_field(writer, fields.SigFieldSpec(
+        FIELD_NAMES[ATTACHMENT], on_page=0,
+        box=stamps.attachment_box(box[2] - box[0], box[3] - box[1])))
+    out = io.BytesIO()
+    writer.write(out)
+    document = out.getvalue()
+    _, values_hash = canonical_values(session, report)
+    row = ReportSignature(
+        report_id=report.id, approve_event_id=approval_event(session, report).id,
+        stage=ATTACHMENT, attachment_id=attachment.id, status="issued", values_hash=values_hash,
+        issued_pdf=document, issued_sha256=hashlib.sha256(document).hexdigest(),
+        created_at=now, created_by_id=user.id,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
 def base_document(session, report: Report, leader) -> bytes:
     """The report rendered for signing, with the leader's title (KT. for a deputy) and name, and
     two empty signature fields: the leader's over the signature space, and the agency's where
@@ -235,6 +326,8 @@ def _signer_for(certificate_der: bytes, chain_der: list[bytes], signature_value=
 
 
 def _stamp_style(session, report: Report, stage: str, row: ReportSignature):
+    if stage == ATTACHMENT:
+        return stamps.attachment_style()
     if stage == LEADER:
         event = session.get(ReportEvent, row.approve_event_id)
         image = session.scalars(
@@ -255,10 +348,10 @@ def prepare(session, row: ReportSignature, certificate_der: bytes, user, *,
     report = row.report
     if row.status not in ("issued", "prepared"):
         raise SigningRefused("Bước ký này đã xong hoặc đã được bắt đầu lại; hãy tải lại trang.")
-    why_not = stage_refusal(session, user, report, row.stage, now)
+    why_not = _row_refusal(session, user, row, now)
     if why_not:
         raise SigningRefused(why_not)
-    certificate = certificates.for_stage(session, certificate_der, stage=row.stage,
+    certificate = certificates.for_stage(session, certificate_der, stage=_owner_stage(row),
                                          person=_leader(session, row), unit=report.unit,
                                          user=user, now=now)
     signer = _signer_for(certificate_der, chain_der or [])
@@ -266,6 +359,7 @@ def prepare(session, row: ReportSignature, certificate_der: bytes, user, *,
         field_name=FIELD_NAMES[row.stage], md_algorithm=DIGEST,
         subfilter=fields.SigSeedSubFilter.PADES,
         reason=("Lãnh đạo ký duyệt báo cáo" if row.stage == LEADER
+                else "Cơ quan ký số phụ lục báo cáo" if row.stage == ATTACHMENT
                 else "Cơ quan ký số, gửi báo cáo"),
         location=report.unit.name,
     )
@@ -326,7 +420,7 @@ def accept_upload(session, row: ReportSignature, uploaded: bytes, user, *,
     now = now or utcnow()
     if row.status not in ("issued", "prepared"):
         raise SigningRefused("Bước ký này đã xong hoặc đã được bắt đầu lại; hãy tải lại trang.")
-    why_not = stage_refusal(session, user, row.report, row.stage, now)
+    why_not = _row_refusal(session, user, row, now)
     if why_not:
         raise SigningRefused(why_not)
     if not uploaded.startswith(b"%PDF"):
@@ -356,6 +450,17 @@ def sign_on_server(session, row: ReportSignature, signer, user, *, method: str,
                   settings=settings)
 
 
+def _owner_stage(row: ReportSignature) -> str:
+    """Whose certificate the stage needs: the leader's, or the unit's (agency, attachments)."""
+    return LEADER if row.stage == LEADER else AGENCY
+
+
+def _signature_count(pdf: bytes) -> int:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    return len(PdfFileReader(io.BytesIO(pdf), strict=False).embedded_signatures)
+
+
 def _leader(session, row: ReportSignature):
     return session.get(ReportEvent, row.approve_event_id).actor
 
@@ -364,12 +469,13 @@ def _accept(session, row: ReportSignature, pdf: bytes, user, *, method: str,
             now: dt.datetime) -> list[SignatureCheck]:
     report = row.report
     checks = verify_pdf(session, pdf, now=now)
-    stage_index = STAGES.index(row.stage)
+    expected = _signature_count(row.issued_pdf) + 1
     problems = []
-    if len(checks) != stage_index + 1:
-        problems.append(
-            f"Tệp cần đúng {stage_index + 1} chữ ký nhưng có {len(checks)}.")
-    for check in checks:
+    if len(checks) != expected:
+        problems.append(f"Tệp cần đúng {expected} chữ ký nhưng có {len(checks)}.")
+    # an attachment may carry signatures of others made before; the report's own must all hold
+    judged = checks[-1:] if row.stage == ATTACHMENT else checks
+    for check in judged:
         problems += [f"{check.field}: {p}" for p in check.problems]
     if checks:
         last = checks[-1]
@@ -377,8 +483,8 @@ def _accept(session, row: ReportSignature, pdf: bytes, user, *, method: str,
             problems.append(f"Chữ ký mới phải nằm ở ô «{FIELD_NAMES[row.stage]}», "
                             f"không phải «{last.field}».")
         problems += certificates.stage_problems(
-            session, last.certificate_der, stage=row.stage, person=_leader(session, row),
-            unit=report.unit, user=user, now=now)
+            session, last.certificate_der, stage=_owner_stage(row),
+            person=_leader(session, row), unit=report.unit, user=user, now=now)
     if problems:
         raise SigningRefused("Chữ ký không được chấp nhận: " + " ".join(problems))
     row.signed_pdf = pdf
@@ -388,8 +494,8 @@ def _accept(session, row: ReportSignature, pdf: bytes, user, *, method: str,
     row.method = method
     row.status = "signed"
     row.certificate_id = certificates.for_stage(
-        session, checks[-1].certificate_der, stage=row.stage, person=_leader(session, row),
-        unit=report.unit, user=user, now=now).id
+        session, checks[-1].certificate_der, stage=_owner_stage(row),
+        person=_leader(session, row), unit=report.unit, user=user, now=now).id
     row.verification = json.dumps([c.as_dict() for c in checks], ensure_ascii=False)
     row.prepared_pdf = None
     session.flush()
@@ -416,7 +522,15 @@ def require_signatures_on_send(session, report: Report, version, user) -> None:
         return
     if agency.values_hash != version.values_hash:
         raise TransitionRefused("Số liệu đã khác với bản đã ký; cần ký lại trước khi gửi.")
-    pending = certificates.unconfirmed_for(session, [r.certificate_id for r in rows.values()])
+    signed_attachments = attachment_signatures_of(session, report)
+    if report.regime.requires_signature:
+        for attachment in pdf_attachments(session, report):
+            done = signed_attachments.get(attachment.id)
+            if done is None or done.status != "signed":
+                raise TransitionRefused(
+                    f"Phụ lục «{attachment.filename}» chưa được ký số của cơ quan.")
+    pending = certificates.unconfirmed_for(
+        session, [r.certificate_id for r in [*rows.values(), *signed_attachments.values()]])
     if pending and report.regime.requires_signature:
         raise TransitionRefused(
             "Chứng thư số " + ", ".join(f"«{c.subject}»" for c in pending)

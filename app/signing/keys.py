@@ -91,6 +91,11 @@ def _registered_certificate(unit) -> asn1_x509.Certificate | None:
     return asn1_x509.Certificate.load(row.der) if row is not None else None
 
 
+def configured(config) -> bool:
+    """Whether the server holds any signing key (an HSM or PKCS#12 files)."""
+    return bool(_setting(config, "SIGNING_PKCS11_MODULE") or _setting(config, "SIGNING_PKCS12_DIR"))
+
+
 def describe_server_keys(config) -> list[str]:
     """What the server holds, in Vietnamese, without secrets."""
     lines = []

@@ -26,10 +26,10 @@ from sqlalchemy import select
 from app.errors import DomainError
 from app.extensions import db
 from app.formatting import format_datetime
-from app.models import AppUser, Report, ReportVersion, TrustAnchor, Unit
+from app.models import AppUser, Report, ReportAttachment, ReportVersion, TrustAnchor, Unit
 from app.models.signing import ReportSignature, SigningCertificate, StampImage
 from app.scoping import current_user, is_provincial_admin, read_criterion, unit_in_scope
-from app.signing import certificates, engine
+from app.signing import certificates, engine, keys
 from app.signing.verify import verify_pdf
 from app.text import nfc
 from app.views.base import ScopedInterface, ScopedModelView
@@ -138,16 +138,44 @@ class ReportSigningView(BaseView):
                 "signed_at": format_datetime(row.signed_at) if row and row.signed_at else "",
                 "signer": row.signed_by.full_name if row and row.signed_by else "",
             })
+        signed_attachments = engine.attachment_signatures_of(db.session, report)
+        attachments = []
+        for attachment in engine.pdf_attachments(db.session, report):
+            row = signed_attachments.get(attachment.id)
+            refusal = engine.attachment_refusal(db.session, user, report, attachment)
+            attachments.append({
+                "attachment": attachment, "row": row,
+                "status": row.status if row else None,
+                "status_word": STATUS_WORDS.get(row.status if row else None),
+                "may_sign": refusal is None, "refusal": refusal,
+            })
         versions = db.session.scalars(
             select(ReportVersion).where(ReportVersion.report_id == report.id,
                                         ReportVersion.signature_id.is_not(None))
             .order_by(ReportVersion.number)).all()
         return self.render_template(
             "signing/report.html", report=report, stages=stages, request_for=request_for,
+            attachments=attachments, server_keys=keys.configured(current_app.config),
             next_stage=engine.next_stage(db.session, report), versions=versions,
             requires=report.regime.requires_signature, csrf=generate_csrf(),
             approved=engine.approval_event(db.session, report) is not None,
         ), status
+
+    def _attachment(self, report: Report, attachment_id: int):
+        attachment = db.session.get(ReportAttachment, attachment_id)
+        if attachment is None or attachment.report_id != report.id:
+            abort(404)
+        return attachment
+
+    def _open_row(self, report: Report) -> ReportSignature:
+        """The open signature row the form is about: a PDF attachment's (attachment_id given)
+        or the report's next stage."""
+        attachment_id = request.form.get("attachment_id", type=int)
+        if attachment_id:
+            return engine.current_attachment_issue(
+                db.session, report, self._attachment(report, attachment_id), current_user())
+        stage = engine.next_stage(db.session, report) or engine.LEADER
+        return engine.current_issue(db.session, report, stage, current_user())
 
     def _refused(self, report: Report, error: DomainError):
         db.session.rollback()
@@ -167,10 +195,10 @@ class ReportSigningView(BaseView):
         _check_csrf()
         report = self._report(report_id)
         try:
-            stage = engine.next_stage(db.session, report) or engine.LEADER
             der = read_certificate(_uploaded("certificate_file", MAX_CERTIFICATE_BYTES),
                                    request.form.get("certificate_text"))
-            row = engine.current_issue(db.session, report, stage, current_user())
+            row = self._open_row(report)
+            stage = row.stage
             digest = engine.prepare(db.session, row, der, current_user(),
                                     settings=engine.SigningSettings.from_config(current_app.config))
             db.session.commit()
@@ -178,6 +206,7 @@ class ReportSigningView(BaseView):
             return self._refused(report, error)
         return self._page(report, request_for={
             "signature_id": digest.signature_id, "stage": stage,
+            "attachment_id": row.attachment_id,
             "data": base64.b64encode(digest.data_to_sign).decode("ascii"),
             "sha256": digest.data_sha256.hex(),
             "sha256_b64": base64.b64encode(digest.data_sha256).decode("ascii"),
@@ -219,6 +248,20 @@ class ReportSigningView(BaseView):
             return self._refused(report, error)
         return _pdf_response(row.issued_pdf, f"{_file_stem(report)}-can-ky-{stage}.pdf")
 
+    @expose("/report/<int:report_id>/attachment/<int:attachment_id>/issued")
+    @has_access
+    def attachment_issued(self, report_id: int, attachment_id: int):
+        """A PDF attachment with its empty agency signature field, for the clerk's software."""
+        report = self._report(report_id)
+        attachment = self._attachment(report, attachment_id)
+        try:
+            row = engine.current_attachment_issue(db.session, report, attachment,
+                                                  current_user())
+            db.session.commit()
+        except DomainError as error:
+            return self._refused(report, error)
+        return _pdf_response(row.issued_pdf, f"can-ky-{attachment.filename}")
+
     @expose("/report/<int:report_id>/upload", methods=["POST"])
     @has_access
     def upload(self, report_id: int):
@@ -229,8 +272,8 @@ class ReportSigningView(BaseView):
             data = _uploaded("file", MAX_PDF_BYTES)
             if data is None:
                 raise DomainError(_("Hãy chọn tệp PDF đã ký."), field="file")
-            stage = engine.next_stage(db.session, report) or engine.LEADER
-            row = engine.current_issue(db.session, report, stage, current_user())
+            row = self._open_row(report)
+            stage = row.stage
             engine.accept_upload(db.session, row, data, current_user())
             db.session.commit()
         except DomainError as error:
@@ -244,8 +287,6 @@ class ReportSigningView(BaseView):
         """The agency's signature with a key the province holds (HSM), when configured."""
         _check_csrf()
         report = self._report(report_id)
-        from app.signing import keys
-
         try:
             stage = engine.next_stage(db.session, report) or engine.LEADER
             with keys.server_signer(current_app.config, stage, report.unit,

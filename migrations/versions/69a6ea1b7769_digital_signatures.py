@@ -1,5 +1,5 @@
 """digital signatures: trust anchors, signing certificates, stamp images, report signature
-stages; regime.requires_signature; report_version.signature_id
+stages (report, attachments); regime.requires_signature; report_version.signature_id
 
 Revision ID: 69a6ea1b7769
 Revises: 8d60a0f55812
@@ -50,6 +50,7 @@ def upgrade():
     sa.Column('report_id', sa.Integer(), nullable=False),
     sa.Column('approve_event_id', sa.Integer(), nullable=False),
     sa.Column('stage', sa.String(length=10), nullable=False),
+    sa.Column('attachment_id', sa.Integer(), nullable=True),
     sa.Column('status', sa.String(length=12), nullable=False),
     sa.Column('values_hash', sa.String(length=64), nullable=False),
     sa.Column('issued_pdf', sa.LargeBinary(), nullable=False),
@@ -69,6 +70,7 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['approve_event_id'], ['report_event.id'], ),
+    sa.ForeignKeyConstraint(['attachment_id'], ['report_attachment.id'], ),
     sa.ForeignKeyConstraint(['certificate_id'], ['signing_certificate.id'], ),
     sa.ForeignKeyConstraint(['created_by_id'], ['ab_user.id'], ),
     sa.ForeignKeyConstraint(['report_id'], ['report.id'], ),
