@@ -386,3 +386,15 @@ def test_pdf_attachments_get_the_agency_signature_at_the_top_right_of_page_one(s
     session.commit()
     assert report.state == "sent"
     assert engine.attachment_signatures_of(session, report) == {}  # no approval any more
+
+
+def test_signing_works_while_an_event_loop_runs_in_the_thread(session):
+    """pyHanko's own synchronous helpers fail there (a test process driving a browser has a
+    loop running); signing and verifying must not."""
+    import asyncio
+
+    async def inside_a_loop():
+        return _signed_both(session)
+
+    _report, _people, rows = asyncio.run(inside_a_loop())
+    assert rows[AGENCY].status == "signed"

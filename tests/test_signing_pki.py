@@ -15,11 +15,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, utils
 from PIL import Image
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation.pdf_embedded import async_validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 from reportlab.pdfgen.canvas import Canvas
 
-from app.signing import images, pki, standin
+from app.signing import aio, images, pki, standin
 from app.signing.verify import KEY_USAGE
 
 
@@ -120,7 +120,8 @@ def test_sign_pdf_appends_a_valid_pades_signature(key_file, tmp_path):
     assert embedded.field_name == "ChuKyLanhDao"
     context = ValidationContext(trust_roots=[asn1_x509.Certificate.load(
         pki.test_pki().ca.certificate_der)])
-    status = validate_pdf_signature(embedded, context, key_usage_settings=KEY_USAGE)
+    status = aio.run(lambda: async_validate_pdf_signature(embedded, context,
+                                                          key_usage_settings=KEY_USAGE))
     assert status.intact and status.valid and status.trusted
 
 

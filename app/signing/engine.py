@@ -22,7 +22,6 @@ Domain code: a session, a report and a user; no request. The caller commits."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 import io
@@ -42,7 +41,7 @@ from app.errors import DomainError
 from app.models import Report, ReportAttachment, ReportEvent
 from app.models.forms import utcnow
 from app.models.signing import ReportSignature, StampImage
-from app.signing import certificates, stamps
+from app.signing import aio, certificates, stamps
 from app.signing.verify import SignatureCheck, verify_pdf
 from app.workflow import APPROVED, canonical_values, refusal
 
@@ -376,7 +375,7 @@ def prepare(session, row: ReportSignature, certificate_der: bytes, user, *,
                                                  use_pades=True)
         return prepared, output, signed_attrs
 
-    prepared, output, signed_attrs = asyncio.run(_prepare())
+    prepared, output, signed_attrs = aio.run(_prepare)
     row.prepared_pdf = output.getvalue()
     row.reserved_start = prepared.reserved_region_start
     row.reserved_end = prepared.reserved_region_end
@@ -406,7 +405,7 @@ def finish(session, row: ReportSignature, signature_value: bytes, user, *,
         return await signer.async_sign_prescribed_attributes(
             DIGEST, signed_attrs=signed_attrs, timestamper=settings.timestamper())
 
-    signature_cms = asyncio.run(_cms())
+    signature_cms = aio.run(_cms)
     output = io.BytesIO(row.prepared_pdf)
     PreparedByteRangeDigest(row.document_digest, row.reserved_start,
                             row.reserved_end).fill_with_cms(output, signature_cms)
@@ -445,7 +444,7 @@ def sign_on_server(session, row: ReportSignature, signer, user, *, method: str,
     async def _sign():
         return await signer.async_sign_raw(request.data_to_sign, DIGEST)
 
-    value = asyncio.run(_sign())
+    value = aio.run(_sign)
     return finish(session, row, value, user, chain_der=chain, method=method, now=now,
                   settings=settings)
 

@@ -13,10 +13,8 @@ PDF software does. No Flask app and no database are needed."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
-import concurrent.futures
 import io
 import sys
 from pathlib import Path
@@ -25,6 +23,8 @@ import click
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, utils
 from cryptography.hazmat.primitives.serialization import pkcs12
+
+from app.signing import aio
 
 
 class StandinError(click.ClickException):
@@ -69,19 +69,8 @@ def sign_pdf(p12_bytes: bytes, password: str, pdf: bytes, field: str,
         raise StandinError(f"Không đọc được tệp PDF: {error}") from error
     out = io.BytesIO()
     pdf_signer = signers.PdfSigner(meta, signer)
-    _run(lambda: pdf_signer.async_sign_pdf(writer, output=out))
+    aio.run(lambda: pdf_signer.async_sign_pdf(writer, output=out))
     return out.getvalue()
-
-
-def _run(make_coroutine):
-    """Run a pyHanko coroutine to its end, also when the caller already runs an event loop
-    (a test driving a browser does): then in a thread of its own."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(make_coroutine())
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(lambda: asyncio.run(make_coroutine())).result()
 
 
 def _read_data(data: str | None) -> bytes:

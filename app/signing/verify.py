@@ -16,7 +16,7 @@ from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESIndeterminate
 from pyhanko.sign.diff_analysis import ModificationLevel
-from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation.pdf_embedded import async_validate_pdf_signature
 from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from app.models.forms import utcnow
 from app.models.signing import TrustAnchor
+from app.signing import aio
 
 # Many tokens' certificates carry digitalSignature only, others nonRepudiation: either will do.
 KEY_USAGE = KeyUsageConstraints(key_usage={"digital_signature", "non_repudiation"},
@@ -135,8 +136,9 @@ def verify_pdf(session, pdf: bytes, *, now: dt.datetime | None = None) -> list[S
 
 
 def _check(session, embedded, last: bool, now) -> SignatureCheck:
-    status = validate_pdf_signature(embedded, signer_validation_context=validation_context(
-        session, now), key_usage_settings=KEY_USAGE)
+    context = validation_context(session, now)
+    status = aio.run(lambda: async_validate_pdf_signature(
+        embedded, signer_validation_context=context, key_usage_settings=KEY_USAGE))
     cert = status.signing_cert
     indication = status.trust_problem_indic
     revoked = bool(status.revoked) or indication in (
