@@ -97,7 +97,11 @@ def app(request, tmp_path_factory):
 
 def _clean_database(app) -> None:
     from app.extensions import db
+    from app.reports import _COMPUTED_BY_REVISION
 
+    # computed values are cached per (report id, revision): ids and revisions start again
+    # after a wipe, which never happens to a real database (reports are never deleted)
+    _COMPUTED_BY_REVISION.clear()
     with app.app_context():
         db.session.remove()
         tables = [t for t in db.metadata.sorted_tables if t.name not in KEEP_TABLES]

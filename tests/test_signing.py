@@ -62,6 +62,20 @@ def _sign_external(session, report, stage: str, user, issued) -> list:
     return checks
 
 
+def leader_signed(session, *, settings=None):
+    """An approved report with the leader's signature made through the data to sign."""
+    report, people = _approved(session)
+    leader = people["leader"]
+    row = engine.current_issue(session, report, LEADER, leader)
+    request = engine.prepare(session, row, pki.test_pki().leader.certificate_der, leader,
+                             settings=settings)
+    value = pki.test_pki().leader.private_key.sign(request.data_to_sign, padding.PKCS1v15(),
+                                                   hashes.SHA256())
+    checks = engine.finish(session, row, value, leader, settings=settings)
+    session.commit()
+    return report, people, row, checks
+
+
 def _signed_both(session):
     report, people = _approved(session)
     test_pki = pki.test_pki()

@@ -4,7 +4,6 @@ of tests and demos. Both go through the same prepare → sign → finish path as
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -12,14 +11,11 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import keys as asn1_keys
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives import serialization
 
-from app.models import TrustAnchor
 from app.signing import certificates, engine, keys, pki
 from app.signing.verify import verify_pdf
-from app.workflow import transition
-from tests.test_workflow import cycle_setup
+from tests.test_signing import leader_signed
 
 TOKEN, SO_PIN, PIN, LABEL = "htttbc-test", "12345678", "5678", "seal-xa1"
 LIBRARIES = ("/usr/lib/softhsm/libsofthsm2.so",
@@ -72,20 +68,7 @@ def token(tmp_path_factory):
 
 
 def _leader_signed(session):
-    report, people = cycle_setup(session)
-    people["leader"].last_name, people["leader"].first_name = "Nguyễn Văn", "Lãnh"
-    transition(session, report, "submit", people["entry"])
-    transition(session, report, "approve", people["leader"])
-    der = pki.test_pki().ca.certificate_der
-    session.add(TrustAnchor(kind="root", name="CA", der=der,
-                            sha256=hashlib.sha256(der).hexdigest()))
-    row = engine.current_issue(session, report, engine.LEADER, people["leader"])
-    request = engine.prepare(session, row, pki.test_pki().leader.certificate_der,
-                             people["leader"])
-    value = pki.test_pki().leader.private_key.sign(request.data_to_sign, padding.PKCS1v15(),
-                                                   hashes.SHA256())
-    engine.finish(session, row, value, people["leader"])
-    session.commit()
+    report, people, _row, _checks = leader_signed(session)
     return report, people
 
 

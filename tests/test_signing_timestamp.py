@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -15,15 +14,13 @@ from asn1crypto import tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 
-from app.models import TrustAnchor
 from app.signing import engine, pki
 from app.signing.verify import verify_pdf
-from app.workflow import transition
-from tests.test_workflow import cycle_setup
+from tests.test_signing import leader_signed
 
 
 def _tsa_certificate():
@@ -74,20 +71,7 @@ def timestamp_server():
 
 
 def _sign_leader(session, settings):
-    report, people = cycle_setup(session)
-    people["leader"].last_name, people["leader"].first_name = "Nguyễn Văn", "Lãnh"
-    transition(session, report, "submit", people["entry"])
-    transition(session, report, "approve", people["leader"])
-    der = pki.test_pki().ca.certificate_der
-    session.add(TrustAnchor(kind="root", name="CA", der=der,
-                            sha256=hashlib.sha256(der).hexdigest()))
-    row = engine.current_issue(session, report, engine.LEADER, people["leader"])
-    request = engine.prepare(session, row, pki.test_pki().leader.certificate_der,
-                             people["leader"], settings=settings)
-    value = pki.test_pki().leader.private_key.sign(request.data_to_sign, padding.PKCS1v15(),
-                                                   hashes.SHA256())
-    checks = engine.finish(session, row, value, people["leader"], settings=settings)
-    session.commit()
+    _report, _people, row, checks = leader_signed(session, settings=settings)
     return row, checks
 
 

@@ -224,3 +224,27 @@ def test_the_clerk_signs_a_pdf_attachment_on_the_signing_page(app_ctx, session):
     row = engine.attachment_signatures_of(session, report)[attachment.id]
     assert clerk.get(f"{url}/pdf/{row.id}").data == signed
     assert session.get(ReportAttachment, attachment.id).content == attachment.content
+
+
+def test_a_unit_admin_confirms_a_certificate_registered_on_first_use(app_ctx, session):
+    from app.roles import UNIT_ADMIN
+    from app.signing import certificates
+
+    report, people = _approved(session)
+    factories.user(session, "xa1.quantri", report.unit, [UNIT_ADMIN])
+    factories.user(session, "xa2.quantri", people["foreign_leader"].unit, [UNIT_ADMIN])
+    row = certificates.register(session, pki.test_pki().leader.certificate_der,
+                                person=people["leader"], by=people["leader"])
+    session.commit()
+    assert not row.confirmed
+    outsider = Person(app_ctx, "xa2.quantri")
+    assert "Nguyễn Văn Lãnh" not in outsider.get("/signingcertificateview/list/").get_data(
+        as_text=True)
+    admin = Person(app_ctx, "xa1.quantri")
+    listed = admin.get("/signingcertificateview/list/").get_data(as_text=True)
+    assert "Nguyễn Văn Lãnh" in listed
+    admin.post("/signingcertificateview/action_post",
+               data={"action": "confirm", "rowid": [str(row.id)]})
+    session.expire_all()
+    confirmed = session.get(SigningCertificate, row.id)
+    assert confirmed.confirmed and confirmed.confirmed_by.username == "xa1.quantri"

@@ -110,18 +110,22 @@ def approval_event(session, report: Report) -> ReportEvent | None:
 
 def signatures_of(session, report: Report, event: ReportEvent | None = None) -> dict[str, ReportSignature]:
     """The live (not superseded) signature stage rows of the report's current approval."""
+    return {row.stage: row for row in _live_rows(session, report, event, attachments=False)}
+
+
+def _live_rows(session, report: Report, event: ReportEvent | None, *, attachments: bool):
     event = event or approval_event(session, report)
     if event is None:
-        return {}
-    rows = session.scalars(
+        return []
+    on_attachment = (ReportSignature.attachment_id.is_not(None) if attachments
+                     else ReportSignature.attachment_id.is_(None))
+    return session.scalars(
         select(ReportSignature)
         .where(ReportSignature.report_id == report.id,
-               ReportSignature.approve_event_id == event.id,
-               ReportSignature.attachment_id.is_(None),
+               ReportSignature.approve_event_id == event.id, on_attachment,
                ReportSignature.status != "superseded")
         .order_by(ReportSignature.id)
     ).all()
-    return {row.stage: row for row in rows}
 
 
 def pdf_attachments(session, report: Report) -> list[ReportAttachment]:
@@ -138,17 +142,7 @@ def pdf_attachments(session, report: Report) -> list[ReportAttachment]:
 def attachment_signatures_of(session, report: Report) -> dict[int, ReportSignature]:
     """The live signature rows of the report's PDF attachments, by attachment id, for the
     report's current approval."""
-    event = approval_event(session, report)
-    if event is None:
-        return {}
-    rows = session.scalars(
-        select(ReportSignature)
-        .where(ReportSignature.report_id == report.id,
-               ReportSignature.approve_event_id == event.id,
-               ReportSignature.attachment_id.is_not(None),
-               ReportSignature.status != "superseded")
-        .order_by(ReportSignature.id)
-    ).all()
+    rows = _live_rows(session, report, None, attachments=True)
     return {row.attachment_id: row for row in rows}
 
 

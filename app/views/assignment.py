@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import quote
 
-from flask import Response, abort, current_app, flash, redirect, request, url_for
+from flask import Response, abort, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -49,6 +49,7 @@ from app.models import (
 from app.models.forms import utcnow
 from app.scoping import current_user, is_provincial_admin, read_criterion
 from app.text import fold, nfc
+from app.views.base import check_csrf
 from app.workflow import VIETNAM_OFFSET, day_end_utc, day_start_utc, vietnam_time
 
 MODES = ("default", "list", "type", "subtree")
@@ -66,15 +67,7 @@ def _int_arg(source, name: str) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-def _check_csrf() -> None:
-    if not current_app.config.get("WTF_CSRF_ENABLED", True):
-        return
-    from flask_wtf.csrf import ValidationError, validate_csrf
-
-    try:
-        validate_csrf(request.form.get("csrf_token"))
-    except ValidationError:
-        abort(400, description=_("Phiên làm việc đã hết hạn: tải lại trang rồi thử lại."))
+_check_csrf = check_csrf
 
 
 def _csrf() -> str:

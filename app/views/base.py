@@ -7,15 +7,18 @@ of forms and of the API's ``_info``. ``ScopedWriteMixin`` refuses writes outside
 
 from __future__ import annotations
 
+from flask import abort, current_app, request
 from flask_appbuilder import ModelRestApi, ModelView
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import select
 from wtforms import BooleanField, validators
 
 from app.errors import DomainError, PermissionDenied
 from app.formatting import display_value
-from app.models import Unit
+from app.models import Report, Unit
 from app.scoping import (
     AdminOnly,
     SharedCatalogue,
@@ -26,6 +29,33 @@ from app.scoping import (
     unit_in_scope,
     write_criterion,
 )
+
+
+def check_csrf() -> None:
+    """Refuse a form or JSON post without this session's CSRF token (field or X-CSRFToken)."""
+    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return
+    from flask_wtf.csrf import ValidationError, validate_csrf
+
+    token = request.headers.get("X-CSRFToken") or request.form.get("csrf_token")
+    try:
+        validate_csrf(token)
+    except ValidationError:
+        abort(400, description=_("Phiên làm việc đã hết hạn: tải lại trang rồi thử lại."))
+
+
+def readable_report_or_404(report_id: int) -> Report:
+    """The report, if the current user may read it (app.scoping); else 404."""
+    from app.extensions import db
+
+    query = select(Report).where(Report.id == report_id)
+    criterion = read_criterion(Report, current_user())
+    if criterion is not None:
+        query = query.where(criterion)
+    report = db.session.scalars(query).first()
+    if report is None:
+        abort(404)
+    return report
 
 
 class ScopedInterface(SQLAInterface):

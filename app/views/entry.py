@@ -18,7 +18,7 @@ import zipfile
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from flask import Response, abort, current_app, flash, jsonify, redirect, request, url_for
+from flask import Response, abort, flash, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -51,10 +51,15 @@ from app.reports import (
     split_key,
     validate_values,
 )
-from app.scoping import current_user, read_criterion, unit_in_scope
+from app.scoping import current_user, unit_in_scope
 from app.specs.model import CellSpec, FormSpec, Problem
 from app.text import nfc
-from app.views.base import ScopedInterface, ScopedModelView
+from app.views.base import (
+    ScopedInterface,
+    ScopedModelView,
+    check_csrf,
+    readable_report_or_404,
+)
 from app.workflow import EDITABLE_STATES
 
 STATE_LABELS = {
@@ -838,15 +843,9 @@ class ReportEntryView(BaseView):
     default_view = "show"
 
     # -- helpers --------------------------------------------------------------------------------
-    def _report(self, report_id: int) -> Report:
-        query = select(Report).where(Report.id == report_id)
-        criterion = read_criterion(Report, current_user())
-        if criterion is not None:
-            query = query.where(criterion)
-        report = db.session.scalars(query).first()
-        if report is None:
-            abort(404)
-        return report
+    @staticmethod
+    def _report(report_id: int) -> Report:
+        return readable_report_or_404(report_id)
 
     def _may_enter(self, report: Report) -> bool:
         user = current_user()
@@ -867,16 +866,9 @@ class ReportEntryView(BaseView):
             return set()
         return {c.key for c in spec.entry_cells if c.row_key not in rows}
 
-    def _check_csrf(self) -> None:
-        if not current_app.config.get("WTF_CSRF_ENABLED", True):
-            return
-        from flask_wtf.csrf import ValidationError, validate_csrf
-
-        token = request.headers.get("X-CSRFToken") or request.form.get("csrf_token")
-        try:
-            validate_csrf(token)
-        except ValidationError:
-            abort(400, description=_("Phiên làm việc đã hết hạn: tải lại trang rồi thử lại."))
+    @staticmethod
+    def _check_csrf() -> None:
+        check_csrf()
 
     @staticmethod
     def _attachments(report: Report) -> list[ReportAttachment]:

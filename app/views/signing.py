@@ -32,7 +32,12 @@ from app.scoping import current_user, is_provincial_admin, read_criterion, unit_
 from app.signing import certificates, engine, keys
 from app.signing.verify import verify_pdf
 from app.text import nfc
-from app.views.base import ScopedInterface, ScopedModelView
+from app.views.base import (
+    ScopedInterface,
+    ScopedModelView,
+    check_csrf,
+    readable_report_or_404,
+)
 
 MAX_PDF_BYTES = 20 * 1024 * 1024
 MAX_CERTIFICATE_BYTES = 64 * 1024
@@ -45,15 +50,7 @@ STATUS_WORDS = {
 }
 
 
-def _check_csrf() -> None:
-    if not current_app.config.get("WTF_CSRF_ENABLED", True):
-        return
-    from flask_wtf.csrf import ValidationError, validate_csrf
-
-    try:
-        validate_csrf(request.form.get("csrf_token"))
-    except ValidationError:
-        abort(400, description=_("Phiên làm việc đã hết hạn: tải lại trang rồi thử lại."))
+_check_csrf = check_csrf
 
 
 def _uploaded(name: str, limit: int) -> bytes | None:
@@ -110,15 +107,9 @@ class ReportSigningView(BaseView):
     route_base = "/signing"
     default_view = "report"
 
-    def _report(self, report_id: int) -> Report:
-        query = select(Report).where(Report.id == report_id)
-        criterion = read_criterion(Report, current_user())
-        if criterion is not None:
-            query = query.where(criterion)
-        report = db.session.scalars(query).first()
-        if report is None:
-            abort(404)
-        return report
+    @staticmethod
+    def _report(report_id: int) -> Report:
+        return readable_report_or_404(report_id)
 
     def _page(self, report: Report, request_for=None, status: int = 200):
         from flask_wtf.csrf import generate_csrf
