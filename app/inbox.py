@@ -11,7 +11,9 @@ Five boxes, each the reports a person may act on now, found with one SQL query p
   candidate set comes from SQL, then ``workflow.refusal`` confirms each one so the list is
   exactly what the person may accept or return;
 - ``returned``: the unit's reports returned for correction, with the reason of the last return
-  or reopening.
+  or reopening;
+- ``to_sign``: approved reports of a regime that requires signatures, waiting for the signature
+  of the leader who approved them (app.signing.engine decides; the box mirrors it).
 
 The SQL mirrors ``workflow.refusal`` (role held for the regime, unit, assignees); the tests
 compare every box with ``workflow.available_actions`` over all reports.
@@ -29,6 +31,7 @@ from app.models import Period, Regime, RegimeRoleGrant, Report, ReportEvent, Uni
 from app.models.workflow import ReportAssignee
 from app.roles import AGGREGATOR
 from app.workflow import (
+    APPROVED,
     RETURNED,
     SENT,
     TRANSITIONS,
@@ -37,7 +40,7 @@ from app.workflow import (
     refusal,
 )
 
-BOXES = ("to_enter", "to_approve", "to_send", "to_review", "returned")
+BOXES = ("to_enter", "to_approve", "to_sign", "to_send", "to_review", "returned")
 # The transition a box's reports wait for (the returned box is information for the unit).
 BOX_ACTIONS = {"to_enter": "submit", "to_approve": "approve", "to_send": "send",
                "to_review": "accept"}
@@ -129,7 +132,32 @@ def _box_query(user, box: str):
         return _review_candidates(user)
     if box == "returned":
         return select(Report).where(Report.unit_id == user.unit_id, Report.state == RETURNED)
+    if box == "to_sign":
+        return _to_sign(user)
     return _unit_side_query(user, BOX_ACTIONS[box])
+
+
+def _to_sign(user):
+    """Approved reports of regimes requiring signatures whose latest approval is the user's and
+    carries no leader signature yet."""
+    from app.models.signing import ReportSignature
+
+    latest_approval = (
+        select(ReportEvent.id)
+        .where(ReportEvent.report_id == Report.id, ReportEvent.action == "approve")
+        .order_by(ReportEvent.id.desc()).limit(1).correlate(Report).scalar_subquery()
+    )
+    signed = select(ReportSignature.id).where(
+        ReportSignature.report_id == Report.id, ReportSignature.stage == "leader",
+        ReportSignature.status == "signed", ReportSignature.approve_event_id == latest_approval,
+    ).exists()
+    return (
+        select(Report)
+        .join(Regime, Regime.id == Report.regime_id)
+        .join(ReportEvent, ReportEvent.id == latest_approval)
+        .where(Report.unit_id == user.unit_id, Report.state == APPROVED,
+               Regime.requires_signature.is_(True), ReportEvent.actor_id == user.id, ~signed)
+    )
 
 
 def _ordered(query):
@@ -169,7 +197,22 @@ def inbox_reports(session, user, box: str, now: dt.datetime | None = None) -> li
             window = reception(session, item.report, now)
             if not window.open:
                 item.note = window.message
+            elif item.report.regime.requires_signature:
+                item.note = _signing_note(session, item.report)
     return items
+
+
+def _signing_note(session, report: Report) -> str | None:
+    """What the report still needs before the clerk can send it, when its regime requires
+    signatures."""
+    from app.signing.engine import AGENCY, LEADER, STAGE_WORDS, next_stage
+
+    stage = next_stage(session, report)
+    if stage == LEADER:
+        return f"Chờ {STAGE_WORDS[LEADER]}."
+    if stage == AGENCY:
+        return f"Cần {STAGE_WORDS[AGENCY]} trước khi gửi."
+    return None
 
 
 def inbox_counts(session, user, now: dt.datetime | None = None) -> dict[str, int]:

@@ -99,6 +99,12 @@ def _expected(session, user, box):
     if box == "returned":
         return {rep.id for rep in session.scalars(select(Report))
                 if rep.state == "returned" and rep.unit_id == user.unit_id}
+    if box == "to_sign":
+        from app.signing.engine import LEADER, next_stage, stage_refusal
+
+        return {rep.id for rep in session.scalars(select(Report))
+                if rep.regime.requires_signature and next_stage(session, rep) == LEADER
+                and stage_refusal(session, user, rep, LEADER) is None}
     action = BOX_ACTIONS[box]
     return {rep.id for rep in session.scalars(select(Report))
             if any(t.action == action for t in available_actions(session, user, rep))}
@@ -137,8 +143,8 @@ def test_every_box_equals_what_each_person_may_do(session):
     returned = inbox_reports(session, people["entry"], "returned")
     assert [item.reason for item in returned] == ["Đính chính dòng 5"]  # the latest reason
     counts = inbox_counts(session, people["entry2"])
-    assert counts == {"to_enter": 2, "to_approve": 0, "to_send": 0, "to_review": 0,
-                      "returned": 1}
+    assert counts == {"to_enter": 2, "to_approve": 0, "to_sign": 0, "to_send": 0,
+                      "to_review": 0, "returned": 1}
     assert inbox_total(counts) == 2
 
 
@@ -193,8 +199,9 @@ def test_the_inbox_page_and_the_menu_badge(app_ctx, session):
 
     counts = reviewer.get("/inbox/counts")
     assert counts.status_code == 200
-    assert counts.get_json() == {"counts": {"to_enter": 0, "to_approve": 0, "to_send": 0,
-                                            "to_review": 2, "returned": 0}, "total": 2}
+    assert counts.get_json() == {"counts": {"to_enter": 0, "to_approve": 0, "to_sign": 0,
+                                            "to_send": 0, "to_review": 2, "returned": 0},
+                                 "total": 2}
     # every page carries the menu item and the script that puts the count on it
     other_page = reviewer.get("/reports/list/").get_data(as_text=True)
     assert 'href="/inbox/"' in other_page and "Việc cần làm" in other_page

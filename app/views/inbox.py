@@ -18,6 +18,7 @@ from app.scoping import current_user
 BOX_LABELS = {
     "to_enter": _l("Cần nhập, trình duyệt"),
     "to_approve": _l("Chờ tôi duyệt"),
+    "to_sign": _l("Chờ tôi ký"),
     "to_send": _l("Chờ ký số, gửi"),
     "to_review": _l("Chờ tiếp nhận"),
     "returned": _l("Bị trả lại"),
@@ -25,6 +26,8 @@ BOX_LABELS = {
 BOX_HELP = {
     "to_enter": _l("Báo cáo của đơn vị đang nhập hoặc bị trả lại, bạn được giao nhập và trình."),
     "to_approve": _l("Báo cáo đã trình, chờ lãnh đạo duyệt."),
+    "to_sign": _l("Báo cáo bạn đã duyệt, chế độ báo cáo yêu cầu chữ ký số của bạn trước khi "
+                  "văn thư ký số cơ quan và gửi."),
     "to_send": _l("Báo cáo đã duyệt, chờ ký số và gửi."),
     "to_review": _l("Báo cáo các đơn vị đã gửi tới đơn vị bạn, chờ tiếp nhận hoặc trả lại."),
     "returned": _l("Báo cáo của đơn vị bị cơ quan tiếp nhận trả lại để sửa."),
