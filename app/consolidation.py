@@ -61,11 +61,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import Numeric, and_, exists, func, select, type_coerce
+from sqlalchemy import Numeric, and_, case, exists, func, select, type_coerce
 from sqlalchemy.orm import aliased
 
 from app.errors import DomainError
-from app.models import Indicator, IndicatorResponsibility, Report, ReportValue, Unit
+from app.models import (
+    Indicator,
+    IndicatorResponsibility,
+    Period,
+    Report,
+    ReportValue,
+    Unit,
+)
 from app.reports import (
     NUMERIC_TYPES,
     _carried_columns,
@@ -200,38 +207,48 @@ def editable_row_keys(session, report: Report) -> set[str] | None:
 
 def _children_select(report: Report, unit_path: str, states):
     """Nearest reporting descendants of the report's unit, as a SELECT of (report_id, unit_id,
-    unit_name, unit_path, state, counted). Units answering for indicators of the regime are
-    left out (composition takes their rows)."""
+    unit_name, unit_path, period_id, state, counted). Units answering for indicators of the
+    regime are left out (composition takes their rows)."""
+    return _nearest_reports(report.form_code, [report.period_id], report.unit_id, unit_path,
+                            report.regime_id, states)
+
+
+def _nearest_reports(form_code: str, period_ids, root_unit_id: int, root_path: str,
+                     regime_id: int, states):
+    """For each period, the reports of ``form_code`` of the nearest reporting units below the
+    root (a unit holding its own report stands for its whole branch), as a SELECT of
+    (report_id, unit_id, unit_name, unit_path, period_id, state, counted)."""
     child, child_unit = aliased(Report), aliased(Unit)
     between, between_unit = aliased(Report), aliased(Unit)
-    below = unit_path + "%"
+    below = root_path + "%"
     nearer = exists(
         select(between.id)
         .join(between_unit, between_unit.id == between.unit_id)
         .where(
-            between.period_id == report.period_id,
-            between.form_code == report.form_code,
+            between.period_id == child.period_id,
+            between.form_code == form_code,
             between_unit.path.like(below),
-            between_unit.id != report.unit_id,
+            between_unit.id != root_unit_id,
             between_unit.id != child_unit.id,
             child_unit.path.like(between_unit.path.concat("%")),
         )
     )
     responsible_units = select(IndicatorResponsibility.unit_id).where(
-        IndicatorResponsibility.regime_id == report.regime_id
+        IndicatorResponsibility.regime_id == regime_id
     )
     return (
         select(
             child.id.label("report_id"), child.unit_id.label("unit_id"),
             child_unit.name.label("unit_name"), child_unit.path.label("unit_path"),
+            child.period_id.label("period_id"),
             child.state.label("state"), child.state.in_(states).label("counted"),
         )
         .join(child_unit, child_unit.id == child.unit_id)
         .where(
-            child.period_id == report.period_id,
-            child.form_code == report.form_code,
+            child.period_id.in_(list(period_ids)),
+            child.form_code == form_code,
             child_unit.path.like(below),
-            child_unit.id != report.unit_id,
+            child_unit.id != root_unit_id,
             ~nearer,
             child.unit_id.not_in(responsible_units),
         )
@@ -554,6 +571,154 @@ def computed_from(session, report: Report) -> list[int]:
     if session.scalar(select(exists().where(ReportValue.report_id == nearest.id))):
         return [nearest.id]
     return []
+
+
+# -- the province's figures: a subtree, one period or several -----------------------------------
+
+
+@dataclass(frozen=True)
+class AggregateCell:
+    """One aggregated figure: an indicator in a value column and breakdown."""
+
+    indicator_id: int
+    column_key: str
+    breakdown_key: str
+    value: Decimal | None
+    reports: int  # values counted (units × periods)
+    periods: int  # periods with at least one value
+
+
+@dataclass
+class Aggregate:
+    """Figures of a unit subtree over one or more periods, official or provisional."""
+
+    provisional: bool
+    period_ids: list[int]
+    cells: dict[tuple[int, str, str], AggregateCell] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return PROVISIONAL_LABEL if self.provisional else OFFICIAL_LABEL
+
+    def value(self, indicator_id: int, column_key: str, breakdown_key: str = ""):
+        cell = self.cells.get((indicator_id, column_key, breakdown_key))
+        return cell.value if cell is not None else None
+
+
+def _over_units(value):
+    """The indicator's aggregation over units, as SQL over a group's values."""
+    how = Indicator.aggregation_over_units
+    return case((how == "average", func.avg(value)), (how == "min", func.min(value)),
+                (how == "max", func.max(value)), else_=func.sum(value))
+
+
+def aggregate(session, *, regime, form_code: str, period_ids, root_unit, provisional: bool = False,
+              indicator_ids=None) -> Aggregate:
+    """The figures of ``root_unit``'s subtree for ``form_code`` over ``period_ids`` (one period,
+    a range, the months of a quarter, year to date), by indicator × value column × breakdown.
+
+    The same engine as a consolidation: the nearest reporting units below the root (a unit with
+    its own report stands for its branch), official (accepted) or provisional (sent too). Two
+    GROUP BYs in one statement: each indicator's aggregation over units per period, then its
+    aggregation over time across the periods (sum, average, or the value of the latest period;
+    "none" gives a value for a single period only). Ratio indicators are then recalculated from
+    their numerator's and denominator's aggregates, never averaged."""
+    period_ids = list(period_ids)
+    states = PROVISIONAL_STATES if provisional else OFFICIAL_STATES
+    children = _nearest_reports(form_code, period_ids, root_unit.id, root_unit.path, regime.id,
+                                states).cte("children")
+    value = ReportValue.number_value
+    # the catalogue's value column when the form maps one, else the form's own column key
+    column = func.coalesce(ReportValue.value_column_key, ReportValue.column_key)
+    per_period = (
+        select(
+            children.c.period_id, ReportValue.indicator_id, column.label("column_key"),
+            ReportValue.breakdown_key,
+            type_coerce(_over_units(value), _NUMBER).label("value"),
+            func.count(value).label("n"),
+        )
+        .join(children, children.c.report_id == ReportValue.report_id)
+        .join(Indicator, Indicator.id == ReportValue.indicator_id)
+        .where(children.c.counted, value.is_not(None),
+               Indicator.aggregation_over_units != "none")
+        .group_by(children.c.period_id, ReportValue.indicator_id, column,
+                  ReportValue.breakdown_key, Indicator.aggregation_over_units)
+    )
+    if indicator_ids is not None:
+        per_period = per_period.where(ReportValue.indicator_id.in_(list(indicator_ids)))
+    per_period = per_period.cte("per_period")
+    ranked = (
+        select(
+            per_period,
+            func.row_number().over(
+                partition_by=(per_period.c.indicator_id, per_period.c.column_key,
+                              per_period.c.breakdown_key),
+                order_by=(Period.cutoff_end.desc(), Period.id.desc()),
+            ).label("recency"),
+        )
+        .join(Period, Period.id == per_period.c.period_id)
+        .cte("ranked")
+    )
+    how = Indicator.aggregation_over_time
+    latest = func.max(case((ranked.c.recency == 1, ranked.c.value)))
+    over_time = case((how == "average", func.avg(ranked.c.value)), (how == "last", latest),
+                     (how == "none", latest), else_=func.sum(ranked.c.value))
+    rows = session.execute(
+        select(
+            ranked.c.indicator_id, ranked.c.column_key, ranked.c.breakdown_key,
+            type_coerce(over_time, _NUMBER).label("value"),
+            func.sum(ranked.c.n).label("reports"), func.count(ranked.c.period_id).label("periods"),
+            how.label("over_time"),
+        )
+        .join(Indicator, Indicator.id == ranked.c.indicator_id)
+        .group_by(ranked.c.indicator_id, ranked.c.column_key, ranked.c.breakdown_key, how)
+    ).all()
+    result = Aggregate(provisional=provisional, period_ids=period_ids)
+    for r in rows:
+        if r.over_time == "none" and r.periods > 1:
+            continue  # not meaningful over time (a stock of one date, a rank…)
+        result.cells[(r.indicator_id, r.column_key, r.breakdown_key or "")] = AggregateCell(
+            r.indicator_id, r.column_key, r.breakdown_key or "", _decimal(r.value), r.reports,
+            r.periods)
+    _recalculate_ratios(session, result)
+    return result
+
+
+def _recalculate_ratios(session, result: Aggregate) -> None:
+    """A ratio indicator's figure is its numerator's aggregate over its denominator's, in each
+    column and breakdown both have (over the already aggregated cells: one lookup each)."""
+    ratios = session.execute(
+        select(Indicator.id, Indicator.numerator_id, Indicator.denominator_id)
+        .where(Indicator.numerator_id.is_not(None), Indicator.denominator_id.is_not(None))
+    ).all()
+    for ratio_id, numerator_id, denominator_id in ratios:
+        places = {(c, b) for (i, c, b) in result.cells if i in (numerator_id, denominator_id)}
+        for column_key, breakdown_key in places:
+            numerator = result.value(numerator_id, column_key, breakdown_key)
+            denominator = result.value(denominator_id, column_key, breakdown_key)
+            old = result.cells.get((ratio_id, column_key, breakdown_key))
+            if numerator is None or not denominator:
+                result.cells.pop((ratio_id, column_key, breakdown_key), None)
+                continue
+            result.cells[(ratio_id, column_key, breakdown_key)] = AggregateCell(
+                ratio_id, column_key, breakdown_key,
+                (numerator / denominator).quantize(_STORED, rounding=ROUND_HALF_UP),
+                old.reports if old else 0, old.periods if old else 0)
+
+
+def year_to_date(session, period) -> list[int]:
+    """The periods of the same regime and frequency from the start of the year to ``period``."""
+    return list(session.scalars(select(Period.id).where(
+        Period.regime_id == period.regime_id, Period.frequency == period.frequency,
+        Period.year == period.year, Period.number <= period.number)))
+
+
+def periods_within(session, regime_id: int, frequency: str, start, end) -> list[int]:
+    """The periods of a frequency whose cutoff window lies within [start, end]: the months of a
+    quarter, of a half-year or of a year, for coarser figures from finer ones."""
+    return list(session.scalars(select(Period.id).where(
+        Period.regime_id == regime_id, Period.frequency == frequency,
+        Period.cutoff_start >= start, Period.cutoff_end <= end)))
 
 
 def mark_revised_after_correction(session, report: Report, event) -> None:

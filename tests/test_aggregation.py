@@ -1,0 +1,201 @@
+"""The province's figures (app.consolidation.aggregate): a unit subtree over one or several
+periods, by indicator × column × breakdown, checked against an independent computation on
+random trees, values, states and aggregation types; ratios; year to date; official and
+provisional."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from decimal import Decimal
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app.consolidation import (
+    OFFICIAL_LABEL,
+    PROVISIONAL_LABEL,
+    aggregate,
+    periods_within,
+    year_to_date,
+)
+from app.models import Period
+from app.reports import get_or_create_report, save_values
+from tests import factories
+from tests.test_consolidation import FORM, World
+
+# indicator code → row key of the test form (tests/test_consolidation.py ROWS), value column c4
+ROW_OF = {"DS": "r1", "TN": "r2", "NDT": "r3", "NDC": "r4"}
+OVER_TIME = {"DS": "sum", "TN": "average", "NDT": "last", "NDC": "none"}
+_names = itertools.count(1)
+
+
+def _periods(world, count: int) -> list[Period]:
+    periods = [world.period]
+    for month in range(10, 10 - (count - 1), -1):
+        found = world.session.query(Period).filter_by(regime_id=world.regime.id,
+                                                      number=month).first()
+        if found is None:
+            found = Period(regime=world.regime, frequency="month", year=2026, number=month,
+                           label=f"Tháng {month}/2026",
+                           cutoff_start=dt.date(2026, month - 1, 15),
+                           cutoff_end=dt.date(2026, month, 14),
+                           deadline=dt.date(2026, month, 25))
+            world.session.add(found)
+        periods.append(found)
+    world.session.flush()
+    return periods
+
+
+def _report(world, period, unit, values: dict, state: str):
+    report = get_or_create_report(world.session, period, unit, FORM)
+    if values:
+        save_values(world.session, report, values)
+    report.state = state  # data set-up; the workflow is tested elsewhere
+    return report
+
+
+def _independent(tree, filed, root, periods, states, indicators):
+    """What the figures must be, computed without SQL: per period, the nearest units below
+    the root holding a report; their values aggregated over units, then over time."""
+    parent = {child: up for up, children in tree.items() for child in children}
+
+    def ancestors(unit):
+        while unit in parent and parent[unit] != root:
+            unit = parent[unit]
+            yield unit
+
+    below = set()
+    frontier = [root]
+    while frontier:
+        unit = frontier.pop()
+        for child in tree.get(unit, []):
+            below.add(child)
+            frontier.append(child)
+    expected = {}
+    for code, over_units in indicators.items():
+        by_period = []
+        for index, period in enumerate(periods):
+            holders = {u for u in below if (u, period) in filed}
+            counted = [u for u in holders
+                       if not any(a in holders for a in ancestors(u))
+                       and filed[(u, period)][0] in states]
+            values = [filed[(u, period)][1][code] for u in counted
+                      if filed[(u, period)][1].get(code) is not None]
+            if not values:
+                continue
+            if over_units == "sum":
+                figure = sum(values)
+            elif over_units == "average":
+                figure = sum(values) / len(values)
+            elif over_units == "min":
+                figure = min(values)
+            else:
+                figure = max(values)
+            by_period.append((index, figure))
+        if not by_period:
+            continue
+        how = OVER_TIME[code]
+        if how == "sum":
+            expected[code] = sum(v for _i, v in by_period)
+        elif how == "average":
+            expected[code] = sum(v for _i, v in by_period) / len(by_period)
+        elif how == "last":
+            expected[code] = min(by_period)[1]  # index 0 is the latest period
+        elif len(by_period) == 1:
+            expected[code] = by_period[0][1]
+    return expected
+
+
+values_of_a_report = st.fixed_dictionaries(
+    {code: st.one_of(st.none(), st.integers(min_value=-50, max_value=5000))
+     for code in ROW_OF})
+
+
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                 HealthCheck.too_slow])
+@given(
+    shape=st.lists(st.integers(min_value=0, max_value=3), min_size=1, max_size=3),
+    own_reports=st.lists(st.booleans(), min_size=3, max_size=3),
+    period_count=st.integers(min_value=1, max_value=3),
+    data=st.data(),
+    provisional=st.booleans(),
+)
+def test_aggregates_equal_an_independent_computation(session, shape, own_reports,
+                                                     period_count, data, provisional):
+    world = getattr(session, "_aggregation_world", None)
+    if world is None:
+        world = World(session)
+        for code, how in OVER_TIME.items():
+            world.indicators[code].aggregation_over_time = how
+        session._aggregation_world = world
+    periods = _periods(world, period_count)
+    run = next(_names)
+    root = factories.unit(session, f"Tỉnh thử {run}", type_code="province_committee")
+    tree, districts = {root: []}, []
+    for index, communes in enumerate(shape):
+        district = world.unit(f"Huyện {run}.{index}", parent=root, type_code="district")
+        tree[root].append(district)
+        districts.append(district)
+        tree[district] = [world.unit(f"Xã {run}.{index}.{n}", parent=district)
+                          for n in range(communes)]
+    filed = {}
+    for period in periods:
+        for index, district in enumerate(districts):
+            reporters = list(tree[district])
+            if own_reports[index] or not reporters:
+                reporters.append(district)
+            for unit in reporters:
+                values = data.draw(values_of_a_report)
+                state = data.draw(st.sampled_from(["accepted", "sent", "draft"]))
+                _report(world, period, unit, {f"{ROW_OF[c]}|c4": v for c, v in values.items()
+                                              if v is not None}, state)
+                filed[(unit, period)] = (state, values)
+    session.flush()
+
+    states = ("accepted", "sent") if provisional else ("accepted",)
+    result = aggregate(session, regime=world.regime, form_code=FORM,
+                       period_ids=[p.id for p in periods], root_unit=root,
+                       provisional=provisional)
+    assert result.label == (PROVISIONAL_LABEL if provisional else OFFICIAL_LABEL)
+    over_units = {code: world.indicators[code].aggregation_over_units for code in ROW_OF}
+    expected = _independent(tree, filed, root, periods, states, over_units)
+    got = {code: result.value(world.indicators[code].id, "c4") for code in ROW_OF}
+    for code in ROW_OF:
+        want = expected.get(code)
+        if want is None:
+            assert got[code] is None, (code, got[code])
+        else:
+            assert got[code] is not None, (code, want)
+            assert abs(got[code] - Decimal(str(want))) <= Decimal("1e-6") * max(
+                1, abs(Decimal(str(want)))), (code, got[code], want)
+
+
+def test_ratios_are_recalculated_and_coarser_periods_come_from_finer_ones(session):
+    world = World(session)
+    world.indicators["HN"].aggregation_over_time = "sum"
+    world.indicators["TH"].aggregation_over_time = "last"
+    november, october = _periods(world, 2)
+    root = world.province
+    for period, poor, households in ((november, (10, 30), (200, 300)),
+                                     (october, (20, 40), (200, 300))):
+        for index in range(2):
+            unit = (world.session.query(type(root)).filter_by(name=f"Xã {index}").first()
+                    or world.unit(f"Xã {index}"))
+            _report(world, period, unit, {"r5|c4": poor[index], "r6|c4": households[index],
+                                          "r7|c4": "99%"}, "accepted")
+    session.commit()
+    ratio = world.indicators["TL"]
+    one = aggregate(session, regime=world.regime, form_code=FORM, period_ids=[november.id],
+                    root_unit=root)
+    assert one.value(ratio.id, "c4") == Decimal("40") / Decimal("500")  # not avg of 5% and 10%
+    both = aggregate(session, regime=world.regime, form_code=FORM,
+                     period_ids=year_to_date(session, november), root_unit=root)
+    assert set(year_to_date(session, november)) == {november.id, october.id}
+    assert both.value(world.indicators["HN"].id, "c4") == Decimal("100")  # 40 + 60
+    assert both.value(world.indicators["TH"].id, "c4") == Decimal("500")  # the latest month
+    assert both.value(ratio.id, "c4") == Decimal("0.2")  # 100 / 500
+    quarter = periods_within(session, world.regime.id, "month", dt.date(2026, 9, 15),
+                             dt.date(2026, 11, 14))
+    assert set(quarter) == {november.id, october.id}
