@@ -61,7 +61,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import Numeric, and_, case, exists, func, select, type_coerce
+from sqlalchemy import Numeric, and_, case, exists, func, literal, select, type_coerce
 from sqlalchemy.orm import aliased
 
 from app.errors import DomainError
@@ -586,6 +586,7 @@ class AggregateCell:
     value: Decimal | None
     reports: int  # values counted (units × periods)
     periods: int  # periods with at least one value
+    unit_id: int | None = None  # the unit, in a breakdown by unit
 
 
 @dataclass
@@ -594,14 +595,17 @@ class Aggregate:
 
     provisional: bool
     period_ids: list[int]
-    cells: dict[tuple[int, str, str], AggregateCell] = field(default_factory=dict)
+    by_unit: bool = False
+    # (unit id or None, indicator id, column key, breakdown key) → cell
+    cells: dict[tuple, AggregateCell] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
         return PROVISIONAL_LABEL if self.provisional else OFFICIAL_LABEL
 
-    def value(self, indicator_id: int, column_key: str, breakdown_key: str = ""):
-        cell = self.cells.get((indicator_id, column_key, breakdown_key))
+    def value(self, indicator_id: int, column_key: str, breakdown_key: str = "",
+              unit_id: int | None = None):
+        cell = self.cells.get((unit_id, indicator_id, column_key, breakdown_key))
         return cell.value if cell is not None else None
 
 
@@ -613,7 +617,7 @@ def _over_units(value):
 
 
 def aggregate(session, *, regime, form_code: str, period_ids, root_unit, provisional: bool = False,
-              indicator_ids=None) -> Aggregate:
+              indicator_ids=None, by_unit: bool = False) -> Aggregate:
     """The figures of ``root_unit``'s subtree for ``form_code`` over ``period_ids`` (one period,
     a range, the months of a quarter, year to date), by indicator × value column × breakdown.
 
@@ -622,7 +626,8 @@ def aggregate(session, *, regime, form_code: str, period_ids, root_unit, provisi
     GROUP BYs in one statement: each indicator's aggregation over units per period, then its
     aggregation over time across the periods (sum, average, or the value of the latest period;
     "none" gives a value for a single period only). Ratio indicators are then recalculated from
-    their numerator's and denominator's aggregates, never averaged."""
+    their numerator's and denominator's aggregates, never averaged. ``by_unit``: the same for
+    each counted unit separately (the breakdown sheet: one row per unit)."""
     period_ids = list(period_ids)
     states = PROVISIONAL_STATES if provisional else OFFICIAL_STATES
     children = _nearest_reports(form_code, period_ids, root_unit.id, root_unit.path, regime.id,
@@ -630,10 +635,12 @@ def aggregate(session, *, regime, form_code: str, period_ids, root_unit, provisi
     value = ReportValue.number_value
     # the catalogue's value column when the form maps one, else the form's own column key
     column = func.coalesce(ReportValue.value_column_key, ReportValue.column_key)
+    unit = children.c.unit_id if by_unit else literal(0)
+    unit_group = [children.c.unit_id] if by_unit else []  # never GROUP BY 0: a position in SQL
     per_period = (
         select(
-            children.c.period_id, ReportValue.indicator_id, column.label("column_key"),
-            ReportValue.breakdown_key,
+            children.c.period_id, unit.label("unit_id"), ReportValue.indicator_id,
+            column.label("column_key"), ReportValue.breakdown_key,
             type_coerce(_over_units(value), _NUMBER).label("value"),
             func.count(value).label("n"),
         )
@@ -641,7 +648,7 @@ def aggregate(session, *, regime, form_code: str, period_ids, root_unit, provisi
         .join(Indicator, Indicator.id == ReportValue.indicator_id)
         .where(children.c.counted, value.is_not(None),
                Indicator.aggregation_over_units != "none")
-        .group_by(children.c.period_id, ReportValue.indicator_id, column,
+        .group_by(children.c.period_id, *unit_group, ReportValue.indicator_id, column,
                   ReportValue.breakdown_key, Indicator.aggregation_over_units)
     )
     if indicator_ids is not None:
@@ -651,8 +658,8 @@ def aggregate(session, *, regime, form_code: str, period_ids, root_unit, provisi
         select(
             per_period,
             func.row_number().over(
-                partition_by=(per_period.c.indicator_id, per_period.c.column_key,
-                              per_period.c.breakdown_key),
+                partition_by=(per_period.c.unit_id, per_period.c.indicator_id,
+                              per_period.c.column_key, per_period.c.breakdown_key),
                 order_by=(Period.cutoff_end.desc(), Period.id.desc()),
             ).label("recency"),
         )
@@ -665,21 +672,24 @@ def aggregate(session, *, regime, form_code: str, period_ids, root_unit, provisi
                      (how == "none", latest), else_=func.sum(ranked.c.value))
     rows = session.execute(
         select(
-            ranked.c.indicator_id, ranked.c.column_key, ranked.c.breakdown_key,
+            (ranked.c.unit_id if by_unit else literal(0)).label("unit_id"), ranked.c.indicator_id,
+            ranked.c.column_key, ranked.c.breakdown_key,
             type_coerce(over_time, _NUMBER).label("value"),
             func.sum(ranked.c.n).label("reports"), func.count(ranked.c.period_id).label("periods"),
             how.label("over_time"),
         )
         .join(Indicator, Indicator.id == ranked.c.indicator_id)
-        .group_by(ranked.c.indicator_id, ranked.c.column_key, ranked.c.breakdown_key, how)
+        .group_by(*([ranked.c.unit_id] if by_unit else []), ranked.c.indicator_id,
+                  ranked.c.column_key, ranked.c.breakdown_key, how)
     ).all()
-    result = Aggregate(provisional=provisional, period_ids=period_ids)
+    result = Aggregate(provisional=provisional, period_ids=period_ids, by_unit=by_unit)
     for r in rows:
         if r.over_time == "none" and r.periods > 1:
             continue  # not meaningful over time (a stock of one date, a rank…)
-        result.cells[(r.indicator_id, r.column_key, r.breakdown_key or "")] = AggregateCell(
-            r.indicator_id, r.column_key, r.breakdown_key or "", _decimal(r.value), r.reports,
-            r.periods)
+        unit_id = r.unit_id if by_unit else None
+        result.cells[(unit_id, r.indicator_id, r.column_key, r.breakdown_key or "")] = \
+            AggregateCell(r.indicator_id, r.column_key, r.breakdown_key or "",
+                          _decimal(r.value), r.reports, r.periods, unit_id)
     _recalculate_ratios(session, result)
     return result
 
@@ -692,18 +702,20 @@ def _recalculate_ratios(session, result: Aggregate) -> None:
         .where(Indicator.numerator_id.is_not(None), Indicator.denominator_id.is_not(None))
     ).all()
     for ratio_id, numerator_id, denominator_id in ratios:
-        places = {(c, b) for (i, c, b) in result.cells if i in (numerator_id, denominator_id)}
-        for column_key, breakdown_key in places:
-            numerator = result.value(numerator_id, column_key, breakdown_key)
-            denominator = result.value(denominator_id, column_key, breakdown_key)
-            old = result.cells.get((ratio_id, column_key, breakdown_key))
+        places = {(u, c, b) for (u, i, c, b) in result.cells
+                  if i in (numerator_id, denominator_id)}
+        for unit_id, column_key, breakdown_key in places:
+            key = (unit_id, ratio_id, column_key, breakdown_key)
+            numerator = result.value(numerator_id, column_key, breakdown_key, unit_id)
+            denominator = result.value(denominator_id, column_key, breakdown_key, unit_id)
+            old = result.cells.get(key)
             if numerator is None or not denominator:
-                result.cells.pop((ratio_id, column_key, breakdown_key), None)
+                result.cells.pop(key, None)
                 continue
-            result.cells[(ratio_id, column_key, breakdown_key)] = AggregateCell(
+            result.cells[key] = AggregateCell(
                 ratio_id, column_key, breakdown_key,
                 (numerator / denominator).quantize(_STORED, rounding=ROUND_HALF_UP),
-                old.reports if old else 0, old.periods if old else 0)
+                old.reports if old else 0, old.periods if old else 0, unit_id)
 
 
 def year_to_date(session, period) -> list[int]:

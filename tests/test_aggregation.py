@@ -9,6 +9,7 @@ import datetime as dt
 import itertools
 from decimal import Decimal
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -107,6 +108,15 @@ def _independent(tree, filed, root, periods, states, indicators):
     return expected
 
 
+@pytest.fixture
+def world(session):
+    """One regime and form for all the examples of a test (each example has its own tree)."""
+    made = World(session)
+    for code, how in OVER_TIME.items():
+        made.indicators[code].aggregation_over_time = how
+    return made
+
+
 values_of_a_report = st.fixed_dictionaries(
     {code: st.one_of(st.none(), st.integers(min_value=-50, max_value=5000))
      for code in ROW_OF})
@@ -122,14 +132,8 @@ values_of_a_report = st.fixed_dictionaries(
     data=st.data(),
     provisional=st.booleans(),
 )
-def test_aggregates_equal_an_independent_computation(session, shape, own_reports,
+def test_aggregates_equal_an_independent_computation(session, world, shape, own_reports,
                                                      period_count, data, provisional):
-    world = getattr(session, "_aggregation_world", None)
-    if world is None:
-        world = World(session)
-        for code, how in OVER_TIME.items():
-            world.indicators[code].aggregation_over_time = how
-        session._aggregation_world = world
     periods = _periods(world, period_count)
     run = next(_names)
     root = factories.unit(session, f"Tỉnh thử {run}", type_code="province_committee")
@@ -199,3 +203,22 @@ def test_ratios_are_recalculated_and_coarser_periods_come_from_finer_ones(sessio
     quarter = periods_within(session, world.regime.id, "month", dt.date(2026, 9, 15),
                              dt.date(2026, 11, 14))
     assert set(quarter) == {november.id, october.id}
+
+
+def test_the_breakdown_by_unit_gives_each_units_own_figures(session):
+    world = World(session)
+    units = [world.unit(f"Xã {n}") for n in range(3)]
+    for unit, (people, poor, households) in zip(units, ((100, 10, 200), (300, 30, 300),
+                                                        (50, None, 100)), strict=True):
+        values = {"r1|c4": people, "r6|c4": households}
+        if poor is not None:
+            values["r5|c4"] = poor
+        _report(world, world.period, unit, values, "accepted")
+    session.commit()
+    result = aggregate(session, regime=world.regime, form_code=FORM,
+                       period_ids=[world.period.id], root_unit=world.province, by_unit=True)
+    people, ratio = world.indicators["DS"].id, world.indicators["TL"].id
+    assert [result.value(people, "c4", unit_id=u.id) for u in units] == [100, 300, 50]
+    assert result.value(ratio, "c4", unit_id=units[0].id) == Decimal("0.05")
+    assert result.value(ratio, "c4", unit_id=units[2].id) is None  # no numerator there
+    assert result.value(people, "c4") is None  # no province total in a breakdown

@@ -28,9 +28,10 @@ def _unavailable(reason: str):
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def token(tmp_path_factory):
-    """A fresh SoftHSM2 token with an RSA key pair generated on it (never extractable)."""
+    """A fresh SoftHSM2 token with an RSA key pair generated on it (never extractable). Once per
+    process: the PKCS#11 library reads its configuration only when first loaded."""
     library = next((path for path in LIBRARIES if Path(path).exists()), None)
     if shutil.which("softhsm2-util") is None or library is None:
         _unavailable("Không có SoftHSM2 (Debian softhsm2; `make signing-tools` cài)")
