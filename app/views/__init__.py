@@ -83,3 +83,8 @@ def register_views(appbuilder) -> None:
     from app.views.signing import register_signing_views
 
     register_signing_views(appbuilder)
+
+    # The province's figures and their exports (app/views/figures.py)
+    from app.views.figures import register_figures_views
+
+    register_figures_views(appbuilder)

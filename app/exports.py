@@ -1,0 +1,157 @@
+"""Exports of the province's figures (seed 001 Art. 6.5: "to many file types, easily and
+quickly"): .xlsx, .csv (UTF-8 with a BOM, so that Excel shows Vietnamese) and JSON, each
+labelled official or provisional.
+
+A table is a title, its label, a header and an iterator of rows; writers consume the rows as
+they come: CSV is yielded in chunks, .xlsx is written by openpyxl's write-only mode (rows go to
+a temporary file, not into memory), so a large export never holds everything at once.
+
+Domain code: no request is needed."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from sqlalchemy import select
+
+from app.models import Indicator, Unit, ValueColumn
+
+CSV_BATCH = 500  # rows per yielded chunk
+
+
+@dataclass
+class Table:
+    title: str
+    label: str  # official or provisional, shown in every output
+    header: list[str]
+    rows: Iterable[list]
+
+
+def _number_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        text = format(value.normalize(), "f")
+        return "0" if text in ("-0", "") else text
+    return str(value)
+
+
+def _names(session, aggregate):
+    indicator_ids = {key[1] for key in aggregate.cells}
+    indicators = {i.id: i for i in session.scalars(
+        select(Indicator).where(Indicator.id.in_(indicator_ids)))} if indicator_ids else {}
+    columns = dict(session.execute(select(ValueColumn.key, ValueColumn.name)).all())
+    unit_ids = {key[0] for key in aggregate.cells if key[0] is not None}
+    units = {u.id: u for u in session.scalars(
+        select(Unit).where(Unit.id.in_(unit_ids)))} if unit_ids else {}
+    return indicators, columns, units
+
+
+def aggregate_table(session, aggregate, title: str) -> Table:
+    """One row per figure: (unit,) indicator, column, breakdown, value — in catalogue order."""
+    indicators, columns, units = _names(session, aggregate)
+    by_unit = aggregate.by_unit
+    header = (["Mã đơn vị", "Đơn vị"] if by_unit else []) + [
+        "Mã chỉ tiêu", "Chỉ tiêu", "Đơn vị tính", "Cột", "Phân tổ", "Giá trị"]
+
+    def order(key):
+        unit_id, indicator_id, column_key, breakdown_key = key
+        unit = units.get(unit_id)
+        indicator = indicators.get(indicator_id)
+        return ((unit.path if unit else ""), (indicator.code if indicator else ""), column_key,
+                breakdown_key)
+
+    def rows() -> Iterator[list]:
+        for key in sorted(aggregate.cells, key=order):
+            cell = aggregate.cells[key]
+            indicator = indicators.get(cell.indicator_id)
+            unit = units.get(cell.unit_id)
+            lead = [unit.admin_code or unit.internal_code or "", unit.name] if by_unit else []
+            yield lead + [
+                indicator.code if indicator else "", indicator.name if indicator else "",
+                (indicator.unit_of_measure or "") if indicator else "",
+                columns.get(cell.column_key, cell.column_key), cell.breakdown_key, cell.value,
+            ]
+
+    return Table(title=title, label=aggregate.label, header=header, rows=rows())
+
+
+def unit_matrix_table(session, aggregate, title: str, column_key: str) -> Table:
+    """The breakdown sheet: one row per unit, one column per indicator (values of one value
+    column, no breakdown)."""
+    indicators, _columns, units = _names(session, aggregate)
+    ordered = sorted(indicators.values(), key=lambda i: i.code)
+    header = ["Mã đơn vị", "Đơn vị"] + [f"{i.code} {i.name}" for i in ordered]
+    values: dict[int, dict[int, Decimal]] = {}
+    for (unit_id, indicator_id, column, breakdown), cell in aggregate.cells.items():
+        if column == column_key and breakdown == "" and unit_id is not None:
+            values.setdefault(unit_id, {})[indicator_id] = cell.value
+
+    def rows() -> Iterator[list]:
+        for unit in sorted((units[u] for u in values), key=lambda u: u.path):
+            own = values[unit.id]
+            yield [unit.admin_code or unit.internal_code or "", unit.name] + [
+                own.get(i.id) for i in ordered]
+
+    return Table(title=title, label=aggregate.label, header=header, rows=rows())
+
+
+def csv_chunks(table: Table) -> Iterator[str]:
+    """The table as CSV text in chunks: a BOM, the title and label lines, the header, rows."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    buffer.write("\ufeff")
+    writer.writerow([table.title])
+    writer.writerow([table.label])
+    writer.writerow(table.header)
+    for count, row in enumerate(table.rows, start=1):
+        writer.writerow([_number_text(v) if isinstance(v, Decimal | int | float) else v
+                         for v in row])
+        if count % CSV_BATCH == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def json_document(table: Table) -> dict:
+    """The table as JSON: numbers as plain decimal strings (exact), blanks as null."""
+    return {
+        "title": table.title, "label": table.label, "header": table.header,
+        "rows": [[(_number_text(v) or None) if isinstance(v, Decimal | int | float) else v
+                  for v in row] for row in table.rows],
+    }
+
+
+def json_bytes(table: Table) -> bytes:
+    return json.dumps(json_document(table), ensure_ascii=False, indent=1).encode("utf-8")
+
+
+def xlsx_bytes(table: Table) -> bytes:
+    """The table as an .xlsx workbook written row by row (openpyxl write-only)."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Số liệu")
+    bold = Font(bold=True)
+    sheet.append([_styled(sheet, table.title, Font(bold=True, size=13))])
+    sheet.append([_styled(sheet, table.label, Font(italic=True))])
+    sheet.append([_styled(sheet, name, bold) for name in table.header])
+    for row in table.rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def _styled(sheet, value, font):
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.font = font
+    return cell

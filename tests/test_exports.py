@@ -1,0 +1,111 @@
+"""Exports of the province's figures (app/exports.py) read back to the same numbers: .csv
+(UTF-8 with a BOM), .xlsx and JSON, each labelled official or provisional."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from decimal import Decimal
+
+from openpyxl import load_workbook
+
+from app.consolidation import OFFICIAL_LABEL, PROVISIONAL_LABEL, aggregate
+from app.exports import (
+    aggregate_table,
+    csv_chunks,
+    json_bytes,
+    unit_matrix_table,
+    xlsx_bytes,
+)
+from tests.test_aggregation import _report
+from tests.test_consolidation import FORM, World
+
+TITLE = "Chỉ tiêu kinh tế - xã hội, Tháng 11/2026"
+
+
+def _world(session):
+    world = World(session)
+    units = [world.unit(name) for name in ("UBND xã Ấp Bắc", "UBND xã Đồng Hòa")]
+    for unit, (people, income, state) in zip(units, ((1200, "5,25", "accepted"),
+                                                     (800, "6,75", "sent")), strict=True):
+        _report(world, world.period, unit, {"r1|c4": people, "r2|c4": income}, state)
+    session.commit()
+    return world, units
+
+
+def _figures(session, world, **options):
+    return aggregate(session, regime=world.regime, form_code=FORM,
+                     period_ids=[world.period.id], root_unit=world.province, **options)
+
+
+def test_csv_has_a_bom_the_label_and_the_same_numbers(session):
+    world, _units = _world(session)
+    text = "".join(csv_chunks(aggregate_table(session, _figures(session, world), TITLE)))
+    assert text.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
+    assert rows[0] == [TITLE] and rows[1] == [OFFICIAL_LABEL]
+    assert rows[2] == ["Mã chỉ tiêu", "Chỉ tiêu", "Đơn vị tính", "Cột", "Phân tổ", "Giá trị"]
+    by_code = {row[0]: row for row in rows[3:]}
+    assert by_code["DS"][1] == "Dân số" and Decimal(by_code["DS"][5]) == 1200  # accepted only
+    assert Decimal(by_code["TN"][5]) == Decimal("5.25")
+
+    provisional = "".join(csv_chunks(aggregate_table(
+        session, _figures(session, world, provisional=True), TITLE)))
+    rows = list(csv.reader(io.StringIO(provisional.removeprefix("\ufeff"))))
+    assert rows[1] == [PROVISIONAL_LABEL]
+    assert Decimal({r[0]: r for r in rows[3:]}["DS"][5]) == 2000
+    assert Decimal({r[0]: r for r in rows[3:]}["TN"][5]) == Decimal("6")  # the average
+
+
+def test_xlsx_and_json_read_back_to_the_same_numbers(session):
+    world, units = _world(session)
+    figures = _figures(session, world, provisional=True, by_unit=True)
+    book = load_workbook(io.BytesIO(xlsx_bytes(aggregate_table(session, figures, TITLE))))
+    sheet = book.active
+    assert sheet["A1"].value == TITLE and sheet["A2"].value == PROVISIONAL_LABEL
+    read = {(row[1], row[2]): row[7] for row in sheet.iter_rows(min_row=4, values_only=True)}
+    assert read[("UBND xã Ấp Bắc", "DS")] == 1200 and read[("UBND xã Đồng Hòa", "DS")] == 800
+    assert Decimal(str(read[("UBND xã Đồng Hòa", "TN")])) == Decimal("6.75")
+
+    document = json.loads(json_bytes(aggregate_table(session, figures, TITLE)))
+    assert document["label"] == PROVISIONAL_LABEL
+    assert {(r[1], r[2]): r[7] for r in document["rows"]}[("UBND xã Ấp Bắc", "TN")] == "5.25"
+
+    matrix = load_workbook(io.BytesIO(xlsx_bytes(unit_matrix_table(session, figures, TITLE,
+                                                                   "c4")))).active
+    header = [c.value for c in matrix[3]]
+    assert header[:2] == ["Mã đơn vị", "Đơn vị"] and "DS Dân số" in header
+    people = header.index("DS Dân số")
+    rows = {r[1]: r for r in matrix.iter_rows(min_row=4, values_only=True)}
+    assert rows["UBND xã Ấp Bắc"][people] == 1200 and rows["UBND xã Đồng Hòa"][people] == 800
+
+
+def test_the_figures_page_shows_and_exports_within_the_viewers_scope(app_ctx, session):
+    from app.roles import AGGREGATOR, VIEWER
+    from tests import factories
+    from tests.test_entry_workflow import Person
+
+    world, units = _world(session)
+    factories.user(session, "khdt.tonghop", world.lead, [AGGREGATOR])
+    factories.user(session, "xa.xem", units[0], [VIEWER])
+    session.commit()
+    query = (f"/figures/?regime_id={world.regime.id}&period_id={world.period.id}"
+             f"&unit_id={world.province.id}&provisional=1")
+    lead = Person(app_ctx, "khdt.tonghop")
+    page = lead.get(query).get_data(as_text=True)
+    assert PROVISIONAL_LABEL in page and "Dân số" in page and ">2.000<" in page
+    exported = lead.get(query + "&format=csv")
+    assert exported.mimetype == "text/csv" and exported.data.startswith("\ufeff".encode())
+    assert "attachment" in exported.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(exported.get_data(as_text=True).removeprefix("\ufeff"))))
+    assert Decimal({r[0]: r for r in rows[3:]}["DS"][5]) == 2000
+    book = load_workbook(io.BytesIO(lead.get(query + "&format=xlsx").data))
+    assert book.active["A2"].value == PROVISIONAL_LABEL
+
+    # a commune's viewer reaches its own subtree, not the province
+    viewer = Person(app_ctx, "xa.xem")
+    assert viewer.get(query).status_code == 404
+    own = (f"/figures/?regime_id={world.regime.id}&period_id={world.period.id}"
+           f"&unit_id={units[0].id}")
+    assert viewer.get(own).status_code == 200
