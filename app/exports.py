@@ -17,8 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
+import xlsxwriter
 from sqlalchemy import select
 
 from app.models import Indicator, Unit, ValueColumn
@@ -135,23 +134,25 @@ def json_bytes(table: Table) -> bytes:
 
 
 def xlsx_bytes(table: Table) -> bytes:
-    """The table as an .xlsx workbook written row by row (openpyxl write-only)."""
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("Số liệu")
-    bold = Font(bold=True)
-    sheet.append([_styled(sheet, table.title, Font(bold=True, size=13))])
-    sheet.append([_styled(sheet, table.label, Font(italic=True))])
-    sheet.append([_styled(sheet, name, bold) for name in table.header])
-    for row in table.rows:
-        sheet.append(row)
+    """The table as an .xlsx workbook, written row by row in constant memory (XlsxWriter):
+    the title, the official/provisional label, the header, then the rows; numbers stay
+    numbers."""
     out = io.BytesIO()
-    workbook.save(out)
+    workbook = xlsxwriter.Workbook(out, {"constant_memory": True})
+    sheet = workbook.add_worksheet("Số liệu")
+    title = workbook.add_format({"bold": True, "font_size": 13})
+    label = workbook.add_format({"italic": True})
+    bold = workbook.add_format({"bold": True})
+    sheet.write_string(0, 0, table.title, title)
+    sheet.write_string(1, 0, table.label, label)
+    sheet.write_row(2, 0, table.header, bold)
+    for index, row in enumerate(table.rows, start=3):
+        for column, value in enumerate(row):
+            if value is None:
+                continue
+            if isinstance(value, Decimal | int | float):
+                sheet.write_number(index, column, float(value))
+            else:
+                sheet.write_string(index, column, str(value))
+    workbook.close()
     return out.getvalue()
-
-
-def _styled(sheet, value, font):
-    from openpyxl.cell import WriteOnlyCell
-
-    cell = WriteOnlyCell(sheet, value=value)
-    cell.font = font
-    return cell
