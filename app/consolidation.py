@@ -61,7 +61,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import Numeric, and_, case, exists, func, literal, select, type_coerce
+from sqlalchemy import (
+    Numeric,
+    and_,
+    case,
+    exists,
+    false,
+    func,
+    literal,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import aliased
 
 from app.errors import DomainError
@@ -205,38 +215,48 @@ def editable_row_keys(session, report: Report) -> set[str] | None:
 # -- child reports ----------------------------------------------------------------------------
 
 
-def _children_select(report: Report, unit_path: str, states):
+def _children_select(session, report: Report, states):
     """Nearest reporting descendants of the report's unit, as a SELECT of (report_id, unit_id,
     unit_name, unit_path, period_id, state, counted). Units answering for indicators of the
     regime are left out (composition takes their rows)."""
-    return _nearest_reports(report.form_code, [report.period_id], report.unit_id, unit_path,
-                            report.regime_id, states)
+    return _nearest_reports(session, report.form_code, [report.period_id], report.unit, states,
+                            report.regime_id)
 
 
-def _nearest_reports(form_code: str, period_ids, root_unit_id: int, root_path: str,
-                     regime_id: int, states):
-    """For each period, the reports of ``form_code`` of the nearest reporting units below the
-    root (a unit holding its own report stands for its whole branch), as a SELECT of
-    (report_id, unit_id, unit_name, unit_path, period_id, state, counted)."""
+def _levels_between(session, root) -> int:
+    """How many levels of units can stand between the root and a unit below it."""
+    deepest = session.scalar(select(func.max(Unit.depth)).where(
+        Unit.path.like(root.path + "%"))) or root.depth
+    return max(0, deepest - root.depth - 1)
+
+
+def _nearest_reports(session, form_code: str, period_ids, root, states, regime_id: int):
+    """For each period, the reports of ``form_code`` of the nearest reporting units below
+    ``root`` (a unit holding its own report stands for its whole branch), as a SELECT of
+    (report_id, unit_id, unit_name, unit_path, period_id, state, counted).
+
+    "Nearest" is checked on the unit's ancestors between it and the root, found through the
+    parent links (indexed lookups, not a path comparison with every other report); as many
+    levels as the subtree has, none when the root's children are its leaves."""
     child, child_unit = aliased(Report), aliased(Unit)
-    between, between_unit = aliased(Report), aliased(Unit)
-    below = root_path + "%"
+    below = root.path + "%"
+    parents, ancestor_ids, level = [], [], child_unit
+    for _ in range(_levels_between(session, root)):
+        parent = aliased(Unit)
+        parents.append((parent, level))
+        ancestor_ids.append(case((parent.depth > root.depth, parent.id)))
+        level = parent
+    between = aliased(Report)
     nearer = exists(
-        select(between.id)
-        .join(between_unit, between_unit.id == between.unit_id)
-        .where(
-            between.period_id == child.period_id,
-            between.form_code == form_code,
-            between_unit.path.like(below),
-            between_unit.id != root_unit_id,
-            between_unit.id != child_unit.id,
-            child_unit.path.like(between_unit.path.concat("%")),
+        select(between.id).where(
+            between.period_id == child.period_id, between.form_code == form_code,
+            between.unit_id.in_(ancestor_ids),
         )
-    )
+    ) if ancestor_ids else false()
     responsible_units = select(IndicatorResponsibility.unit_id).where(
         IndicatorResponsibility.regime_id == regime_id
     )
-    return (
+    query = (
         select(
             child.id.label("report_id"), child.unit_id.label("unit_id"),
             child_unit.name.label("unit_name"), child_unit.path.label("unit_path"),
@@ -244,14 +264,16 @@ def _nearest_reports(form_code: str, period_ids, root_unit_id: int, root_path: s
             child.state.label("state"), child.state.in_(states).label("counted"),
         )
         .join(child_unit, child_unit.id == child.unit_id)
-        .where(
-            child.period_id.in_(list(period_ids)),
-            child.form_code == form_code,
-            child_unit.path.like(below),
-            child_unit.id != root_unit_id,
-            ~nearer,
-            child.unit_id.not_in(responsible_units),
-        )
+    )
+    for parent, level in parents:
+        query = query.outerjoin(parent, parent.id == level.parent_id)
+    return query.where(
+        child.period_id.in_(list(period_ids)),
+        child.form_code == form_code,
+        child_unit.path.like(below),
+        child_unit.id != root.id,
+        ~nearer,
+        child.unit_id.not_in(responsible_units),
     )
 
 
@@ -260,7 +282,7 @@ def child_reports(session, report: Report, *, provisional: bool = False) -> list
     statement), by unit name."""
     states = PROVISIONAL_STATES if provisional else OFFICIAL_STATES
     rows = session.execute(
-        _children_select(report, report.unit.path, states).order_by("unit_name")
+        _children_select(session, report, states).order_by("unit_name")
     ).all()
     return [ChildReport(r.report_id, r.unit_id, r.unit_name, r.state, bool(r.counted))
             for r in rows]
@@ -269,7 +291,7 @@ def child_reports(session, report: Report, *, provisional: bool = False) -> list
 def _aggregates(session, report: Report, states) -> dict[str, tuple]:
     """THE consolidation statement: value key → (sum, average, min, max, count) over the
     counted child reports' numeric values."""
-    children = _children_select(report, report.unit.path, states).cte("children")
+    children = _children_select(session, report, states).cte("children")
     value = ReportValue.number_value
     rows = session.execute(
         select(
@@ -513,7 +535,7 @@ def drill_down(session, report: Report, value_key: str, *,
                        Report.unit_id == composed[row_key])
             ).all()
             return [_drill_row(r, r.state in states) for r in rows]
-    children = _children_select(report, report.unit.path, states).cte("children")
+    children = _children_select(session, report, states).cte("children")
     rows = session.execute(
         select(children.c.unit_id, children.c.unit_name, children.c.report_id,
                children.c.state, children.c.counted,
@@ -630,8 +652,8 @@ def aggregate(session, *, regime, form_code: str, period_ids, root_unit, provisi
     each counted unit separately (the breakdown sheet: one row per unit)."""
     period_ids = list(period_ids)
     states = PROVISIONAL_STATES if provisional else OFFICIAL_STATES
-    children = _nearest_reports(form_code, period_ids, root_unit.id, root_unit.path, regime.id,
-                                states).cte("children")
+    children = _nearest_reports(session, form_code, period_ids, root_unit, states,
+                                regime.id).cte("children")
     value = ReportValue.number_value
     # the catalogue's value column when the form maps one, else the form's own column key
     column = func.coalesce(ReportValue.value_column_key, ReportValue.column_key)
@@ -642,7 +664,7 @@ def aggregate(session, *, regime, form_code: str, period_ids, root_unit, provisi
             children.c.period_id, unit.label("unit_id"), ReportValue.indicator_id,
             column.label("column_key"), ReportValue.breakdown_key,
             type_coerce(_over_units(value), _NUMBER).label("value"),
-            func.count(value).label("n"),
+            func.count(value).label("reports"),
         )
         .join(children, children.c.report_id == ReportValue.report_id)
         .join(Indicator, Indicator.id == ReportValue.indicator_id)
@@ -653,7 +675,26 @@ def aggregate(session, *, regime, form_code: str, period_ids, root_unit, provisi
     )
     if indicator_ids is not None:
         per_period = per_period.where(ReportValue.indicator_id.in_(list(indicator_ids)))
-    per_period = per_period.cte("per_period")
+    if len(period_ids) == 1:  # one period: the aggregation over units is the figure
+        rows = session.execute(per_period.add_columns(
+            literal(1).label("periods"), literal("sum").label("over_time"))).all()
+    else:
+        rows = session.execute(_over_time(per_period.cte("per_period"), by_unit)).all()
+    result = Aggregate(provisional=provisional, period_ids=period_ids, by_unit=by_unit)
+    for r in rows:
+        if r.over_time == "none" and r.periods > 1:
+            continue  # not meaningful over time (a stock of one date, a rank…)
+        unit_id = r.unit_id if by_unit else None
+        result.cells[(unit_id, r.indicator_id, r.column_key, r.breakdown_key or "")] = \
+            AggregateCell(r.indicator_id, r.column_key, r.breakdown_key or "",
+                          _decimal(r.value), r.reports, r.periods, unit_id)
+    _recalculate_ratios(session, result)
+    return result
+
+
+def _over_time(per_period, by_unit: bool):
+    """The second GROUP BY: each indicator's aggregation over time across the periods (the
+    latest period found with a window function)."""
     ranked = (
         select(
             per_period,
@@ -670,28 +711,18 @@ def aggregate(session, *, regime, form_code: str, period_ids, root_unit, provisi
     latest = func.max(case((ranked.c.recency == 1, ranked.c.value)))
     over_time = case((how == "average", func.avg(ranked.c.value)), (how == "last", latest),
                      (how == "none", latest), else_=func.sum(ranked.c.value))
-    rows = session.execute(
+    return (
         select(
             (ranked.c.unit_id if by_unit else literal(0)).label("unit_id"), ranked.c.indicator_id,
             ranked.c.column_key, ranked.c.breakdown_key,
             type_coerce(over_time, _NUMBER).label("value"),
-            func.sum(ranked.c.n).label("reports"), func.count(ranked.c.period_id).label("periods"),
-            how.label("over_time"),
+            func.sum(ranked.c.reports).label("reports"),
+            func.count(ranked.c.period_id).label("periods"), how.label("over_time"),
         )
         .join(Indicator, Indicator.id == ranked.c.indicator_id)
         .group_by(*([ranked.c.unit_id] if by_unit else []), ranked.c.indicator_id,
                   ranked.c.column_key, ranked.c.breakdown_key, how)
-    ).all()
-    result = Aggregate(provisional=provisional, period_ids=period_ids, by_unit=by_unit)
-    for r in rows:
-        if r.over_time == "none" and r.periods > 1:
-            continue  # not meaningful over time (a stock of one date, a rank…)
-        unit_id = r.unit_id if by_unit else None
-        result.cells[(unit_id, r.indicator_id, r.column_key, r.breakdown_key or "")] = \
-            AggregateCell(r.indicator_id, r.column_key, r.breakdown_key or "",
-                          _decimal(r.value), r.reports, r.periods, unit_id)
-    _recalculate_ratios(session, result)
-    return result
+    )
 
 
 def _recalculate_ratios(session, result: Aggregate) -> None:

@@ -1,0 +1,323 @@
+"""Benchmark of the province's figures and their export, at national scale.
+
+On a throw-away PostgreSQL database: a national root over the 34 provinces and 3,321 communes
+and wards of ``vietnam-provinces``, 200 indicators (sum, average, min, max over units), 12
+monthly periods, one accepted report per commune and month, one value per indicator: 3,321 × 200
+× 12 ≈ 8 million values, loaded with COPY. Then, medians of N runs, each against its floor in
+the same run:
+
+- a province roll-up of one period (``app.consolidation.aggregate`` for Hồ Chí Minh City, the
+  largest province) against a hand-written GROUP BY over the same tables (target ≤ 1.2 × the
+  floor and under 1 s);
+- the same for the whole country, one period and year to date (no target; shown);
+- the per-unit breakdown export, 3,321 units × 200 indicators (``aggregate(by_unit=True)`` →
+  ``unit_matrix_table`` → ``xlsx_bytes``) against XlsxWriter writing the same matrix from
+  a list (target ≤ 1.5 × the floor); the query and the writing are also shown apart.
+
+    .venv/bin/python bench/bench_aggregation.py [--runs 5] [--months 12] [--indicators 200]
+        [--write-docs]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import os
+import platform
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.bench_forms import _database_url, median_time  # noqa: E402
+
+ROLLUP_TARGET_RATIO = 1.2
+ROLLUP_TARGET_S = 1.0
+EXPORT_TARGET_RATIO = 1.5
+FORM = "BENCH-CT"
+AGGREGATIONS = ("sum", "sum", "sum", "average", "min", "max")  # by indicator index
+
+FLOOR_SQL = """
+SELECT v.indicator_id, v.column_key, v.breakdown_key, SUM(v.number_value)
+FROM report_value v
+JOIN report r ON r.id = v.report_id
+JOIN unit u ON u.id = r.unit_id
+WHERE r.period_id = :period AND r.form_code = :form AND r.state = 'accepted'
+  AND u.path LIKE :path AND u.id <> :root
+GROUP BY v.indicator_id, v.column_key, v.breakdown_key
+"""
+
+
+def build_country(session, months: int, indicators: int) -> dict:
+    """Bulk-load the country, its indicators, periods, reports and values."""
+    from vietnam_provinces import Province, Ward
+
+    from app.imports.province import _WARD_TYPES, _strip_type, ensure_unit_types
+    from app.models import Indicator, Period, Regime, Report, Unit
+    from app.reports import publish_form_version
+    from app.text import nfc
+    from tests import factories
+    from tests.spec_fixtures import small_spec
+
+    types = ensure_unit_types(session)
+    nation = factories.unit(session, "Toàn quốc (thử nghiệm)", type_code="central_agency")
+    session.commit()
+    connection = session.connection()
+    next_id = nation.id + 1
+    unit_rows, province_ids, wards, province_of = [], {}, [], {}
+    for province in sorted(Province.iter_all(), key=lambda p: p.code.value):
+        name = nfc(province.name)
+        path = f"{nation.path}{next_id}/"
+        unit_rows.append({
+            "id": next_id, "parent_id": nation.id, "path": path, "depth": 1,
+            "unit_type_id": types["province_committee"].id, "name": f"UBND {name}",
+            "short_name": name, "admin_code": f"{province.code.value:02d}", "active": True,
+        })
+        province_ids[province.code.value] = (next_id, path)
+        next_id += 1
+    for ward in sorted(Ward.iter_all(), key=lambda w: w.code.value):
+        parent, parent_path = province_ids[ward.province_code.value]
+        division = ward.division_type.value
+        type_code, word = _WARD_TYPES[division]
+        official = nfc(ward.name)
+        unit_rows.append({
+            "id": next_id, "parent_id": parent, "path": f"{parent_path}{next_id}/", "depth": 2,
+            "unit_type_id": types[type_code].id,
+            "name": f"UBND {word} {_strip_type(official, division)}", "short_name": official,
+            "admin_code": f"{ward.code.value:05d}", "active": True,
+        })
+        wards.append(next_id)
+        province_of[next_id] = parent
+        next_id += 1
+    connection.execute(Unit.__table__.insert(), unit_rows)
+    connection.exec_driver_sql("SELECT setval(pg_get_serial_sequence('unit', 'id'), "
+                               "(SELECT max(id) FROM unit))")
+
+    regime = Regime(code="KTXH-TQ", name="Chỉ tiêu kinh tế - xã hội tháng (thử nghiệm)",
+                    owner_unit=nation, lead_unit=nation, receiving_unit=nation)
+    session.add(regime)
+    periods = []
+    for month in range(12, 12 - months, -1):
+        start = dt.date(2026, month - 1, 15) if month > 1 else dt.date(2025, 12, 15)
+        periods.append(Period(regime=regime, frequency="month", year=2026, number=month,
+                              label=f"Tháng {month}/2026", cutoff_start=start,
+                              cutoff_end=dt.date(2026, month, 14),
+                              deadline=dt.date(2026, month, 20)))
+    session.add_all(periods)
+    indicator_rows = [Indicator(code=f"CT{n:03d}", name=f"Chỉ tiêu thử nghiệm {n}",
+                                aggregation_over_units=AGGREGATIONS[n % len(AGGREGATIONS)],
+                                aggregation_over_time="sum" if n % 7 else "last")
+                      for n in range(indicators)]
+    session.add_all(indicator_rows)
+    form = publish_form_version(session, small_spec(FORM), regime=regime)
+    session.flush()
+    indicator_ids = [i.id for i in indicator_rows]
+
+    report_rows, report_id = [], 0
+    for period in periods:
+        for unit_id in wards:
+            report_id += 1
+            report_rows.append({
+                "id": report_id, "regime_id": regime.id, "period_id": period.id,
+                "unit_id": unit_id, "form_code": FORM, "form_version_id": form.id,
+                "state": "accepted", "revision": 5, "kind": "unit",
+                "created_at": dt.datetime(2026, 1, 1), "updated_at": dt.datetime(2026, 1, 1),
+            })
+    connection.execute(Report.__table__.insert(), report_rows)
+    connection.exec_driver_sql("SELECT setval(pg_get_serial_sequence('report', 'id'), "
+                               "(SELECT max(id) FROM report))")
+
+    rng = random.Random(2026)
+    raw = connection.connection.dbapi_connection
+    cursor = raw.cursor()
+    columns = ("report_id", "row_key", "column_key", "breakdown_key", "indicator_id",
+               "number_value", "saved_at")
+    batch = io.StringIO()
+    values = 0
+    for report in report_rows:
+        for index, indicator_id in enumerate(indicator_ids):
+            batch.write(f"{report['id']}\tr{index}\tc4\t\t{indicator_id}\t"
+                        f"{rng.randint(0, 100000)}\t2026-01-01 00:00:00\n")
+            values += 1
+        if values % 200_000 < len(indicator_ids):
+            batch.seek(0)
+            cursor.copy_from(batch, "report_value", columns=columns)
+            batch = io.StringIO()
+    batch.seek(0)
+    cursor.copy_from(batch, "report_value", columns=columns)
+    session.commit()
+    session.execute(__import__("sqlalchemy").text("ANALYZE"))
+    session.commit()
+    hcmc_id, hcmc_path = province_ids[79]
+    return {"nation_id": nation.id, "regime_id": regime.id, "period_ids": [p.id for p in periods],
+            "hcmc_id": hcmc_id, "hcmc_path": hcmc_path, "wards": len(wards),
+            "provinces": len(province_ids), "values": values, "indicators": indicators,
+            "months": months, "hcmc_wards": sum(1 for p in province_of.values()
+                                                if p == hcmc_id)}
+
+
+def measure(url: str, runs: int, months: int, indicators: int) -> dict:
+    import xlsxwriter
+    from sqlalchemy import text
+
+    from tests.conftest import build_app
+
+    app = build_app(url)
+    from app.consolidation import aggregate
+    from app.exports import unit_matrix_table, xlsx_bytes
+    from app.extensions import db
+    from app.models import Regime, Unit
+
+    with app.app_context():
+        session = db.session
+        started = time.perf_counter()
+        facts = build_country(session, months, indicators)
+        facts["build_s"] = time.perf_counter() - started
+        regime = session.get(Regime, facts["regime_id"])
+        hcmc, nation = session.get(Unit, facts["hcmc_id"]), session.get(Unit, facts["nation_id"])
+        latest = facts["period_ids"][0]
+
+        def rollup(root=hcmc, periods=(latest,), by_unit=False):
+            return aggregate(session, regime=regime, form_code=FORM, period_ids=list(periods),
+                             root_unit=root, by_unit=by_unit)
+
+        def floor():
+            return session.execute(text(FLOOR_SQL), {"period": latest, "form": FORM,
+                                                     "path": hcmc.path + "%",
+                                                     "root": hcmc.id}).all()
+
+        mine, theirs = rollup(), floor()
+        sums = {(i, c, b): v for i, c, b, v in theirs}
+        summed = [k for k in mine.cells if k[1:] in sums]
+        assert len(mine.cells) == len(theirs) == indicators, (len(mine.cells), len(theirs))
+        for key in summed:  # the indicators that sum agree exactly with the floor
+            from app.models import Indicator
+
+            if session.get(Indicator, key[1]).aggregation_over_units == "sum":
+                assert mine.cells[key].value == sums[key[1:]], key
+        rollup()
+        floor()
+        facts["rollup_s"] = median_time(rollup, runs)
+        facts["floor_s"] = median_time(floor, runs)
+        facts["country_s"] = median_time(lambda: rollup(root=nation), runs)
+        facts["ytd_s"] = median_time(lambda: rollup(root=nation, periods=facts["period_ids"]),
+                                     max(1, runs // 2))
+
+        def query_breakdown():
+            return rollup(root=nation, by_unit=True)
+
+        breakdown = query_breakdown()
+        matrix = unit_matrix_table(session, breakdown, "Chi tiết theo đơn vị", "c4")
+        header, rows = matrix.header, list(matrix.rows)
+        facts["matrix"] = (len(rows), len(header) - 2)
+
+        def export():
+            result = query_breakdown()
+            return xlsx_bytes(unit_matrix_table(session, result, "Chi tiết theo đơn vị", "c4"))
+
+        def write_only():
+            from app.exports import Table
+
+            return xlsx_bytes(Table("Chi tiết theo đơn vị", breakdown.label, header, iter(rows)))
+
+        def xlsxwriter_floor():
+            out = io.BytesIO()
+            book = xlsxwriter.Workbook(out, {"constant_memory": True})
+            sheet = book.add_worksheet()
+            sheet.write_row(0, 0, header)
+            for index, row in enumerate(rows, start=1):
+                sheet.write_string(index, 0, row[0])
+                sheet.write_string(index, 1, row[1])
+                for column, value in enumerate(row[2:], start=2):
+                    if value is not None:
+                        sheet.write_number(index, column, float(value))
+            book.close()
+            return out.getvalue()
+
+        export_runs = max(1, runs // 2)
+        facts["export_s"] = median_time(export, export_runs)
+        facts["breakdown_query_s"] = median_time(query_breakdown, export_runs)
+        facts["write_s"] = median_time(write_only, export_runs)
+        facts["xlsxwriter_s"] = median_time(xlsxwriter_floor, export_runs)
+        session.remove()
+        db.engine.dispose()
+    return facts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--months", type=int, default=12)
+    parser.add_argument("--indicators", type=int, default=200)
+    parser.add_argument("--write-docs", action="store_true", help="add to docs/performance.md")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-aggregation-"))
+    os.environ.setdefault("HTTTBC_INSTANCE_DIR", str(workdir))
+    url, drop = _database_url("postgresql", workdir)
+    try:
+        facts = measure(url, args.runs, args.months, args.indicators)
+    finally:
+        drop()
+    ratio = facts["rollup_s"] / facts["floor_s"]
+    export_ratio = facts["export_s"] / facts["xlsxwriter_s"]
+    print(f"country: {facts['provinces']} provinces, {facts['wards']} communes, "
+          f"{facts['indicators']} indicators, {facts['months']} months, {facts['values']:,} "
+          f"values (built in {facts['build_s']:.0f} s)")
+    print(f"province roll-up, one period (HCMC, {facts['hcmc_wards']} communes): "
+          f"{facts['rollup_s'] * 1000:.0f} ms; floor {facts['floor_s'] * 1000:.0f} ms; "
+          f"ratio {ratio:.2f} (target ≤ {ROLLUP_TARGET_RATIO} and < {ROLLUP_TARGET_S:.0f} s)")
+    print(f"country roll-up: one period {facts['country_s'] * 1000:.0f} ms; year to date "
+          f"{facts['ytd_s'] * 1000:.0f} ms")
+    print(f"breakdown export {facts['matrix'][0]} units × {facts['matrix'][1]} indicators: "
+          f"{facts['export_s']:.2f} s (query {facts['breakdown_query_s']:.2f} s, writing "
+          f"{facts['write_s']:.2f} s); XlsxWriter floor {facts['xlsxwriter_s']:.2f} s; ratio "
+          f"{export_ratio:.2f} (target ≤ {EXPORT_TARGET_RATIO})")
+    if args.write_docs:
+        write_docs(args, facts, ratio, export_ratio)
+
+
+def write_docs(args, facts, ratio, export_ratio) -> None:
+    path = ROOT / "docs" / "performance.md"
+    rollup_met = ("yes" if ratio <= ROLLUP_TARGET_RATIO and facts["rollup_s"] < ROLLUP_TARGET_S
+                  else "no")
+    export_met = "yes" if export_ratio <= EXPORT_TARGET_RATIO else "no"
+    lines = [
+        "",
+        f"## Province figures and their export — {dt.date.today():%d/%m/%Y} "
+        f"(`bench/bench_aggregation.py --runs {args.runs} --months {args.months} "
+        f"--indicators {args.indicators}`)",
+        "",
+        f"Python {platform.python_version()}, PostgreSQL; {facts['provinces']} provinces and "
+        f"{facts['wards']} communes of `vietnam-provinces` under a national root, "
+        f"{facts['indicators']} indicators, {facts['months']} monthly periods, "
+        f"{facts['values']:,} values loaded with COPY in {facts['build_s']:.0f} s; medians.",
+        "",
+        "| measure | result | floor | ratio | target | met |",
+        "|---|---|---|---|---|---|",
+        f"| `aggregate`, one province ({facts['hcmc_wards']} communes), one period "
+        f"| {facts['rollup_s'] * 1000:.0f} ms | hand-written GROUP BY "
+        f"{facts['floor_s'] * 1000:.0f} ms | {ratio:.2f} | ≤ {ROLLUP_TARGET_RATIO} × and "
+        f"< {ROLLUP_TARGET_S:.0f} s | {rollup_met} |",
+        f"| `aggregate`, whole country, one period | {facts['country_s'] * 1000:.0f} ms "
+        f"| | | | |",
+        f"| `aggregate`, whole country, year to date | {facts['ytd_s'] * 1000:.0f} ms "
+        f"| | | | |",
+        f"| breakdown export, {facts['matrix'][0]} units × {facts['matrix'][1]} indicators "
+        f"(.xlsx) | {facts['export_s']:.2f} s (query {facts['breakdown_query_s']:.2f} s, "
+        f"writing {facts['write_s']:.2f} s) | XlsxWriter, same matrix "
+        f"{facts['xlsxwriter_s']:.2f} s | {export_ratio:.2f} | ≤ {EXPORT_TARGET_RATIO} × "
+        f"| {export_met} |",
+    ]
+    text = path.read_text()
+    first_section = text.find("\n## ")
+    head, rest = (text, "") if first_section < 0 else (text[:first_section], text[first_section:])
+    path.write_text(head.rstrip("\n") + "\n" + "\n".join(lines) + "\n" + rest)
+
+
+if __name__ == "__main__":
+    main()
