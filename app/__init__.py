@@ -18,7 +18,8 @@ MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
-    """WAL and a busy timeout so the web server and a second process can share the file."""
+    """WAL and a busy timeout so the web server and a second process can share the file; and
+    lower() of Vietnamese letters as PostgreSQL does it (SQLite's own folds ASCII only)."""
     module = type(dbapi_connection).__module__
     if not module.startswith("sqlite3"):
         return
@@ -27,6 +28,9 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
     cursor.execute("PRAGMA busy_timeout=15000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+    dbapi_connection.create_function(
+        "lower", 1, lambda text: text.lower() if isinstance(text, str) else text,
+        deterministic=True)
 
 
 def schema_exists() -> bool:

@@ -88,3 +88,8 @@ def register_views(appbuilder) -> None:
     from app.views.figures import register_figures_views
 
     register_figures_views(appbuilder)
+
+    # Tra cứu: reports and indicator values (app/views/search.py)
+    from app.views.search import register_search_views
+
+    register_search_views(appbuilder)
