@@ -548,6 +548,28 @@ def drill_down(session, report: Report, value_key: str, *,
     return [_drill_row(r, bool(r.counted)) for r in rows]
 
 
+def breakdown_by_unit(session, report: Report, *, provisional: bool = False):
+    """Every child report's numeric values at once, for the breakdown sheet of a consolidated
+    report: [(unit name, state, counted, {value key: number})], by unit path. One statement."""
+    states = PROVISIONAL_STATES if provisional else OFFICIAL_STATES
+    children = _children_select(session, report, states).cte("children")
+    rows = session.execute(
+        select(children.c.unit_id, children.c.unit_name, children.c.unit_path,
+               children.c.state, children.c.counted, ReportValue.row_key,
+               ReportValue.column_key, ReportValue.number_value)
+        .outerjoin(ReportValue, and_(ReportValue.report_id == children.c.report_id,
+                                     ReportValue.number_value.is_not(None)))
+        .order_by(children.c.unit_path)
+    ).all()
+    units: dict[int, tuple] = {}
+    for r in rows:
+        name, state, counted, values = units.setdefault(
+            r.unit_id, (r.unit_name, r.state, bool(r.counted), {}))
+        if r.row_key is not None:
+            values[join_key(r.row_key, r.column_key)] = r.number_value
+    return list(units.values())
+
+
 def _drill_row(row, counted: bool) -> DrillRow:
     value = row.number_value if row.number_value is not None else row.text_value
     if isinstance(value, Decimal):

@@ -33,6 +33,28 @@ class Table:
     rows: Iterable[list]
 
 
+def with_breakdown_sheet(workbook: bytes, title: str, label: str, header: list[str],
+                         rows: Iterable[list]) -> bytes:
+    """The filled template with one more sheet: one row per unit (the consolidated report's
+    breakdown), under its title and its official/provisional label."""
+    from openpyxl import load_workbook
+    from openpyxl.styles import Font
+
+    book = load_workbook(io.BytesIO(workbook))
+    sheet = book.create_sheet("Chi tiết theo đơn vị")
+    sheet.append([title])
+    sheet["A1"].font = Font(bold=True)
+    sheet.append([label])
+    sheet.append(header)
+    for cell in sheet[3]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        sheet.append([float(v) if isinstance(v, Decimal) else v for v in row])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
 def _number_text(value) -> str:
     if value is None:
         return ""

@@ -109,3 +109,24 @@ def test_the_figures_page_shows_and_exports_within_the_viewers_scope(app_ctx, se
     own = (f"/figures/?regime_id={world.regime.id}&period_id={world.period.id}"
            f"&unit_id={units[0].id}")
     assert viewer.get(own).status_code == 200
+
+
+def test_a_consolidated_workbook_gets_a_breakdown_sheet_of_its_units(app_ctx, session):
+    from openpyxl import Workbook
+
+    from app.reports import spec_of
+    from app.views.entry import _with_breakdown
+    from tests.test_consolidation import province_over_communes
+
+    world = province_over_communes(session, states=("accepted", "sent", "accepted"))
+    empty = io.BytesIO()
+    Workbook().save(empty)
+    data = _with_breakdown(world.top, spec_of(world.top.form_version), empty.getvalue())
+    sheet = load_workbook(io.BytesIO(data))["Chi tiết theo đơn vị"]
+    assert sheet["A2"].value == OFFICIAL_LABEL
+    header = [c.value for c in sheet[3]]
+    assert header[:3] == ["Đơn vị", "Trạng thái", "Được tính"] and "D5 Dân số" in header
+    rows = {r[0]: r for r in sheet.iter_rows(min_row=4, values_only=True)}
+    assert set(rows) == {"UBND xã An Bình", "UBND xã Bình Hòa", "UBND xã Cẩm Sơn"}
+    people = header.index("D5 Dân số")
+    assert rows["UBND xã An Bình"][people] == 900 and rows["UBND xã Bình Hòa"][2] == "không"

@@ -1187,6 +1187,8 @@ class ReportEntryView(BaseView):
             return redirect(url_for("ReportEntryView.show", report_id=report.id))
         spec = spec_of(version)
         data = fill_workbook(version.source_workbook, spec, load_values(db.session, report))
+        if report.kind == "consolidated":
+            data = _with_breakdown(report, spec, data)
         name = f"{report.form_code}_{report.unit.short_name or report.unit.name}_{report.period.label}"
         filename = re.sub(r"[\\/:*?\"<>|]+", "-", name) + ".xlsx"
         response = Response(
@@ -1293,6 +1295,23 @@ class ReportEntryView(BaseView):
         )
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
+
+
+def _with_breakdown(report: Report, spec: FormSpec, workbook: bytes) -> bytes:
+    """A consolidated report's workbook with its breakdown sheet: one row per unit it was
+    consolidated from, one column per numeric entry cell (official figures)."""
+    from app.consolidation import OFFICIAL_LABEL, breakdown_by_unit
+    from app.exports import with_breakdown_sheet
+
+    cells = [c for c in spec.entry_cells if c.type in NUMERIC_TYPES]
+    labels = {row.key: row.label for row in spec.rows}
+    header = ["Đơn vị", "Trạng thái", "Được tính"] + [
+        f"{c.cell} {labels.get(c.row_key, c.row_key)}" for c in cells]
+    units = breakdown_by_unit(db.session, report)
+    rows = ([name, state_label(state), "có" if counted else "không"]
+            + [values.get(c.key) for c in cells] for name, state, counted, values in units)
+    return with_breakdown_sheet(workbook, f"{report.form_code} — {report.period.label} — "
+                                f"{report.unit.name}", OFFICIAL_LABEL, header, rows)
 
 
 def _save_narratives(report: Report, changes: dict, base: dict | None, user) -> int:
