@@ -924,11 +924,19 @@ class ReportEntryView(BaseView):
             },
         }
         cycle = cycle_context(db.session, report, current_user(), spec)
+        quality = []
+        if any(a["action"] == "accept" for a in cycle["actions"]) or report.kind == "consolidated":
+            from app.quality import flags
+
+            quality = [{"key": f.key, "kind": f.kind, "message": f.message,
+                        "place": place_text(cell_place(spec, f.key), f.key)}
+                       for f in flags(db.session, report)]
         config["cellComments"] = cycle["cell_comments"]
         config["commenting"] = any(a["cell_comments"] for a in cycle["actions"])
         return self.render_template(
             "entry/form.html",
             cycle=cycle,
+            quality=quality,
             may_choose_people=self.appbuilder.sm.has_access("can_people", "AssignmentView"),
             pending=pending or {},
             report=report,
