@@ -620,7 +620,7 @@ def computed_from(session, report: Report) -> list[int]:
 # -- the province's figures: a subtree, one period or several -----------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class AggregateCell:
     """One aggregated figure: an indicator in a value column and breakdown."""
 
@@ -703,15 +703,28 @@ def aggregate(session, *, regime, form_code: str, period_ids, root_unit, provisi
     else:
         rows = session.execute(_over_time(per_period.cte("per_period"), by_unit)).all()
     result = Aggregate(provisional=provisional, period_ids=period_ids, by_unit=by_unit)
-    for r in rows:
-        if r.over_time == "none" and r.periods > 1:
+    cells = result.cells
+    # plain tuples: a national breakdown is hundreds of thousands of rows
+    for (_period, unit_id, indicator_id, column_key, breakdown_key, value, reports, periods,
+         over_time) in _plain(rows, len(period_ids) == 1):
+        if over_time == "none" and periods > 1:
             continue  # not meaningful over time (a stock of one date, a rank…)
-        unit_id = r.unit_id if by_unit else None
-        result.cells[(unit_id, r.indicator_id, r.column_key, r.breakdown_key or "")] = \
-            AggregateCell(r.indicator_id, r.column_key, r.breakdown_key or "",
-                          _decimal(r.value), r.reports, r.periods, unit_id)
+        unit_id = unit_id if by_unit else None
+        breakdown_key = breakdown_key or ""
+        cells[(unit_id, indicator_id, column_key, breakdown_key)] = AggregateCell(
+            indicator_id, column_key, breakdown_key,
+            value if value is None or type(value) is Decimal else Decimal(str(value)),
+            reports, periods, unit_id)
     _recalculate_ratios(session, result)
     return result
+
+
+def _plain(rows, one_period: bool):
+    """Rows of either statement as (period, unit, indicator, column, breakdown, value, reports,
+    periods, over time) tuples."""
+    if one_period:
+        return rows  # per_period's own columns, then "periods" and "over_time"
+    return ((None, *row) for row in rows)
 
 
 def _over_time(per_period, by_unit: bool):
