@@ -55,6 +55,8 @@ FAB_BASE_TEMPLATE = "inbox/base.html"
 FAB_INDEX_VIEW = "app.views.home.HomeView"
 FAB_SECURITY_MANAGER_CLASS = "app.security.AppSecurityManager"
 FAB_ADD_SECURITY_API = False
+# API keys (Authorization: Bearer sst_…) for systems reading the figures: hashed, revocable
+FAB_API_KEY_ENABLED = True
 FAB_API_SWAGGER_UI = True
 FAB_PASSWORD_COMPLEXITY_ENABLED = True
 FAB_PASSWORD_COMPLEXITY_VALIDATOR = password_complexity

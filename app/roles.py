@@ -73,7 +73,7 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
 
 # Status board and compliance (app/views/status.py): read-only screens, scoped by unit.
 _STATUS_READ = [
-    (r"(StatusBoardView|ComplianceView|FiguresView)", ANY),
+    (r"(StatusBoardView|ComplianceView|FiguresView|FiguresApi)", ANY),
     (r"(Báo cáo|Theo dõi báo cáo|Mức độ tuân thủ|Số liệu tổng hợp)", "menu_access"),
 ]
 for _role in (AGGREGATOR, UNIT_ADMIN, VIEWER, APPROVER):
@@ -119,7 +119,8 @@ for _role in (UNIT_ADMIN, AGGREGATOR, APPROVER, SIGNER, DATA_ENTRY, VIEWER):
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + _SIGNING
 del _role
 ROLE_PERMISSIONS[UNIT_ADMIN] = ROLE_PERMISSIONS[UNIT_ADMIN] + [
-    (r"(SigningCertificateView|StampImageView|SigningAdminView)", ANY),
+    (r"(SigningCertificateView|StampImageView|SigningAdminView|ApiKeyAdminView)", ANY),
+    (r"Khóa API", "menu_access"),
     (r"(Chứng thư số đã đăng ký|Hình chữ ký, con dấu|Tải lên chứng thư, hình)", "menu_access"),
 ]
 

@@ -234,6 +234,11 @@ def current_user():
     if has_request_context():
         user = getattr(g, "user", None)
         if user is not None and getattr(user, "is_authenticated", False):
+            if not isinstance(user, AppUser):
+                # an API key's account comes as FAB's own User class: the unit is on AppUser
+                from app.extensions import db
+
+                user = g.user = db.session.get(AppUser, user.id)
             return user
     return None
 

@@ -93,3 +93,8 @@ def register_views(appbuilder) -> None:
     from app.views.search import register_search_views
 
     register_search_views(appbuilder)
+
+    # The figures read API for the provincial IOC, with API keys (app/views/figures_api.py)
+    from app.views.figures_api import register_figures_api
+
+    register_figures_api(appbuilder)
