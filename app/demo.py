@@ -460,8 +460,42 @@ def load_demo(session) -> DemoResult:
     _regimes(session, result, committee, departments, communes, indicators)
     _monthly_reports(session, result, finance)
     _signing(session, result)
+    _dashboard(session)
     session.flush()
     return result
+
+
+def _dashboard(session) -> None:
+    """Three dashboard items on the monthly regime, once: the most reported indicator over the
+    months and by commune, and compliance by unit."""
+    from app.models import DashboardItem, Regime, Report, ReportValue
+
+    regime = session.scalar(select(Regime).where(Regime.code == MONTHLY_REGIME))
+    if regime is None or session.scalar(select(func.count(DashboardItem.id))):
+        return
+    top = session.execute(
+        select(ReportValue.indicator_id)
+        .join(Report, Report.id == ReportValue.report_id)
+        .where(Report.regime_id == regime.id, Report.state == "accepted",
+               ReportValue.indicator_id.is_not(None), ReportValue.number_value.is_not(None))
+        .group_by(ReportValue.indicator_id)
+        .order_by(func.count().desc(), ReportValue.indicator_id).limit(1)
+    ).scalar()
+    from app.models import Unit
+
+    province = session.scalar(select(Unit).where(Unit.admin_code == PROVINCE_CODE))
+    if province is None:
+        return
+    items = [DashboardItem(title="Tình hình nộp báo cáo năm nay", kind="compliance",
+                           regime=regime, unit=province, position=3)]
+    if top is not None:
+        items += [
+            DashboardItem(title="Chỉ tiêu theo tháng (số chính thức)", kind="line",
+                          regime=regime, indicator_id=top, unit=province, position=1),
+            DashboardItem(title="Chỉ tiêu theo đơn vị, kỳ gần nhất", kind="bar", regime=regime,
+                          indicator_id=top, unit=province, position=2),
+        ]
+    session.add_all(items)
 
 
 def _signing(session, result: DemoResult) -> None:
@@ -496,6 +530,7 @@ def _monthly_reports(session, result: DemoResult, finance) -> int:
     from app.models.forms import utcnow
     from app.reports import publish_form_version
     from app.specs.builtin import source_workbook_for
+    from app.specs.mapping import apply_row_mapping, suggest_row_mapping
     from app.specs.model import FormSpec
 
     regime = session.scalar(select(Regime).where(Regime.code == MONTHLY_REGIME))
@@ -508,6 +543,10 @@ def _monthly_reports(session, result: DemoResult, finance) -> int:
         return 0
     try:
         spec = FormSpec.from_yaml(KTXH_SPEC.read_text(encoding="utf-8"))
+        # rows to the catalogue read from the same workbook, as an admin maps them on upload
+        matches = suggest_row_mapping(session, spec)
+        apply_row_mapping(spec, {m.row_key: m.indicator_code for m in matches
+                                 if m.indicator_code})
         publish_form_version(session, spec, regime=regime, owner_unit=finance, builtin=True,
                              source_workbook=source_workbook_for(spec, KTXH_SPEC.parent))
     except (DomainError, ValueError, TypeError, KeyError):

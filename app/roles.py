@@ -73,8 +73,9 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
 
 # Status board and compliance (app/views/status.py): read-only screens, scoped by unit.
 _STATUS_READ = [
-    (r"(StatusBoardView|ComplianceView|FiguresView|FiguresApi)", ANY),
-    (r"(Báo cáo|Theo dõi báo cáo|Mức độ tuân thủ|Số liệu tổng hợp)", "menu_access"),
+    (r"(StatusBoardView|ComplianceView|FiguresView|FiguresApi|DashboardView)", ANY),
+    (r"(Báo cáo|Theo dõi báo cáo|Mức độ tuân thủ|Số liệu tổng hợp|Bảng điều khiển)",
+     "menu_access"),
 ]
 for _role in (AGGREGATOR, UNIT_ADMIN, VIEWER, APPROVER):
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + _STATUS_READ

@@ -22,6 +22,7 @@ from app.models import (
     Breakdown,
     BreakdownOption,
     CalendarDay,
+    DashboardItem,
     FormVersion,
     Indicator,
     IndicatorGroup,
@@ -132,6 +133,8 @@ SCOPES: dict[type, object] = {
     Role: SharedCatalogue("Vai trò của hệ thống; vai trò được cấp lọc theo người cấp"),
     # digital signatures: the province's roots of trust; certificates and images of the people
     # and units of the subtree; the signature stages of the reports reached
+    DashboardItem: AdminOnly("Bảng điều khiển do quản trị cấp tỉnh cấu hình; ai cũng xem, "
+                             "theo phạm vi của mình"),
     TrustAnchor: AdminOnly("Gốc tin cậy và danh sách thu hồi do quản trị cấp tỉnh quản lý"),
     SigningCertificate: UnitScope(lambda path: or_(
         SigningCertificate.unit_id.in_(subtree_units(path)),

@@ -21,6 +21,7 @@ from app.models import (
     Breakdown,
     BreakdownOption,
     CalendarDay,
+    DashboardItem,
     FormVersion,
     Indicator,
     IndicatorGroup,
@@ -112,6 +113,7 @@ def _foreign_rows(session, world) -> dict[type, object]:
     )
     rows[StampImage] = StampImage(person=user_b, png=b"-")
     rows[TrustAnchor] = TrustAnchor(kind="root", name=FOREIGN, der=b"-", sha256="c" * 64)
+    rows[DashboardItem] = DashboardItem(title=FOREIGN, kind="line", regime=regime_b)
     for row in rows.values():
         session.add(row)
     session.flush()

@@ -2,6 +2,7 @@
 
 from app.models.audit import AuditEntry
 from app.models.calendar import CalendarDay
+from app.models.dashboard import DashboardItem
 from app.models.forms import FormVersion
 from app.models.indicators import (
     Breakdown,
@@ -26,6 +27,7 @@ from app.models.workflow import (
 )
 
 __all__ = [
+    "DashboardItem",
     "ReportSignature",
     "SigningCertificate",
     "StampImage",

@@ -98,3 +98,8 @@ def register_views(appbuilder) -> None:
     from app.views.figures_api import register_figures_api
 
     register_figures_api(appbuilder)
+
+    # The dashboard and its configuration (app/views/dashboard.py)
+    from app.views.dashboard import register_dashboard_views
+
+    register_dashboard_views(appbuilder)
