@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_forms import _database_url, median_time  # noqa: E402
+from bench.country import insert_country  # noqa: E402
 
 ROLLUP_TARGET_RATIO = 1.2
 ROLLUP_TARGET_S = 1.0
@@ -55,48 +56,19 @@ GROUP BY v.indicator_id, v.column_key, v.breakdown_key
 
 def build_country(session, months: int, indicators: int) -> dict:
     """Bulk-load the country, its indicators, periods, reports and values."""
-    from vietnam_provinces import Province, Ward
 
-    from app.imports.province import _WARD_TYPES, _strip_type, ensure_unit_types
-    from app.models import Indicator, Period, Regime, Report, Unit
+    from app.imports.province import ensure_unit_types
+    from app.models import Indicator, Period, Regime, Report
     from app.reports import publish_form_version
-    from app.text import nfc
     from tests import factories
     from tests.spec_fixtures import small_spec
 
-    types = ensure_unit_types(session)
+    ensure_unit_types(session)
     nation = factories.unit(session, "Toàn quốc (thử nghiệm)", type_code="central_agency")
     session.commit()
     connection = session.connection()
-    next_id = nation.id + 1
-    unit_rows, province_ids, wards, province_of = [], {}, [], {}
-    for province in sorted(Province.iter_all(), key=lambda p: p.code.value):
-        name = nfc(province.name)
-        path = f"{nation.path}{next_id}/"
-        unit_rows.append({
-            "id": next_id, "parent_id": nation.id, "path": path, "depth": 1,
-            "unit_type_id": types["province_committee"].id, "name": f"UBND {name}",
-            "short_name": name, "admin_code": f"{province.code.value:02d}", "active": True,
-        })
-        province_ids[province.code.value] = (next_id, path)
-        next_id += 1
-    for ward in sorted(Ward.iter_all(), key=lambda w: w.code.value):
-        parent, parent_path = province_ids[ward.province_code.value]
-        division = ward.division_type.value
-        type_code, word = _WARD_TYPES[division]
-        official = nfc(ward.name)
-        unit_rows.append({
-            "id": next_id, "parent_id": parent, "path": f"{parent_path}{next_id}/", "depth": 2,
-            "unit_type_id": types[type_code].id,
-            "name": f"UBND {word} {_strip_type(official, division)}", "short_name": official,
-            "admin_code": f"{ward.code.value:05d}", "active": True,
-        })
-        wards.append(next_id)
-        province_of[next_id] = parent
-        next_id += 1
-    connection.execute(Unit.__table__.insert(), unit_rows)
-    connection.exec_driver_sql("SELECT setval(pg_get_serial_sequence('unit', 'id'), "
-                               "(SELECT max(id) FROM unit))")
+    country = insert_country(session, nation.id + 1, root=nation)
+    province_ids, wards, province_of = country.province_ids, country.wards, country.province_of
 
     regime = Regime(code="KTXH-TQ", name="Chỉ tiêu kinh tế - xã hội tháng (thử nghiệm)",
                     owner_unit=nation, lead_unit=nation, receiving_unit=nation)
@@ -153,9 +125,9 @@ def build_country(session, months: int, indicators: int) -> dict:
     session.commit()
     session.execute(__import__("sqlalchemy").text("ANALYZE"))
     session.commit()
-    hcmc_id, hcmc_path = province_ids[79]
+    hcmc_id = province_ids[79]
     return {"nation_id": nation.id, "regime_id": regime.id, "period_ids": [p.id for p in periods],
-            "hcmc_id": hcmc_id, "hcmc_path": hcmc_path, "wards": len(wards),
+            "hcmc_id": hcmc_id, "wards": len(wards),
             "provinces": len(province_ids), "values": values, "indicators": indicators,
             "months": months, "hcmc_wards": sum(1 for p in province_of.values()
                                                 if p == hcmc_id)}

@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_forms import _database_url, median_time  # noqa: E402
+from bench.country import insert_country  # noqa: E402
 
 TARGET_MS = 300.0
 NOW = dt.datetime(2026, 11, 25, 3, 0)  # 25/11/2026 10:00 in Vietnam
@@ -70,9 +71,8 @@ def _plan(index: int):
 
 def build_country(session) -> dict:
     """Bulk-insert the country; return the ids the measures need."""
-    from vietnam_provinces import Province, Ward
 
-    from app.imports.province import _WARD_TYPES, _strip_type, ensure_unit_types
+    from app.imports.province import ensure_unit_types
     from app.models import (
         AppUser,
         Period,
@@ -80,47 +80,20 @@ def build_country(session) -> dict:
         Regime,
         Report,
         ReportEvent,
-        Unit,
     )
     from app.models.regimes import regime_reporting_unit
     from app.reports import publish_form_version
     from app.roles import PROVINCIAL_ADMIN
-    from app.text import nfc
     from tests import factories
     from tests.spec_fixtures import small_spec
 
-    types = ensure_unit_types(session)
+    ensure_unit_types(session)
     office = factories.unit(session, "Văn phòng Chính phủ (thử nghiệm)", type_code="central_agency")
     admin = factories.user(session, "quantri", office, [PROVINCIAL_ADMIN])
     session.commit()
     connection = session.connection()
-    next_id = office.id + 1
-    unit_rows, province_ids, wards = [], {}, []
-    for province in sorted(Province.iter_all(), key=lambda p: p.code.value):
-        name = nfc(province.name)
-        unit_rows.append({
-            "id": next_id, "parent_id": None, "path": f"/{next_id}/", "depth": 0,
-            "unit_type_id": types["province_committee"].id, "name": f"UBND {name}",
-            "short_name": name, "admin_code": f"{province.code.value:02d}", "active": True,
-        })
-        province_ids[province.code.value] = next_id
-        next_id += 1
-    for ward in sorted(Ward.iter_all(), key=lambda w: w.code.value):
-        parent = province_ids[ward.province_code.value]
-        division = ward.division_type.value
-        type_code, word = _WARD_TYPES[division]
-        official = nfc(ward.name)
-        unit_rows.append({
-            "id": next_id, "parent_id": parent, "path": f"/{parent}/{next_id}/", "depth": 1,
-            "unit_type_id": types[type_code].id,
-            "name": f"UBND {word} {_strip_type(official, division)}", "short_name": official,
-            "admin_code": f"{ward.code.value:05d}", "active": True,
-        })
-        wards.append(next_id)
-        next_id += 1
-    connection.execute(Unit.__table__.insert(), unit_rows)
-    connection.exec_driver_sql("SELECT setval(pg_get_serial_sequence('unit', 'id'), "
-                               "(SELECT max(id) FROM unit))")
+    country = insert_country(session, office.id + 1)
+    province_ids, wards = country.province_ids, country.wards
 
     first_user = session.query(AppUser).count() + 100
     user_rows = [{
