@@ -130,3 +130,25 @@ def test_a_consolidated_workbook_gets_a_breakdown_sheet_of_its_units(app_ctx, se
     assert set(rows) == {"UBND xã An Bình", "UBND xã Bình Hòa", "UBND xã Cẩm Sơn"}
     people = header.index("D5 Dân số")
     assert rows["UBND xã An Bình"][people] == 900 and rows["UBND xã Bình Hòa"][2] == "không"
+
+
+def test_a_consolidated_report_downloads_as_a_pdf_of_the_paper_form(app_ctx, session):
+    from pypdf import PdfReader
+
+    from app.consolidation import consolidate
+    from app.roles import PROVINCIAL_ADMIN
+    from tests import factories
+    from tests.test_consolidation import province_over_communes
+    from tests.test_entry_workflow import Person
+
+    world = province_over_communes(session)
+    consolidate(session, world.top)
+    factories.user(session, "tinh.qt", world.province, [PROVINCIAL_ADMIN])
+    session.commit()
+    person = Person(app_ctx, "tinh.qt")
+    assert f"/entry/{world.top.id}/pdf" in person.get(f"/entry/{world.top.id}").get_data(
+        as_text=True)
+    response = person.get(f"/entry/{world.top.id}/pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(response.data)).pages)
+    assert "Chỉ tiêu kinh tế - xã hội" in text and "3.150" in text  # the consolidated total

@@ -472,3 +472,26 @@ def test_the_compliance_page_and_export(client, session, world):
     expected = expected_compliance(world, world["regime"].id)
     found = {r[2]: list(r[3:7]) for r in rows[1:]}
     assert found == expected
+
+
+def test_the_board_exports_to_csv_and_json_with_the_same_rows(client, session, world):
+    import csv
+    import json
+
+    factories.login(client, "stc.tonghop")
+    query = f"period={world['november'].id}&sort=sent&state=sent"
+    board = status_board(session, world["november"], world["reviewer"], sort="sent",
+                         state="sent")
+    response = client.get(f"/status/export.csv?{query}")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    text = response.get_data(as_text=True)
+    assert text.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
+    header, data = rows[2], rows[3:]
+    assert header[:5] == ["STT", "Đơn vị", "Mã đơn vị", "Mã biểu", "Trạng thái"]
+    assert [r[1] for r in data] == [row.unit_name for row in board.rows]
+    sent = header.index("Gửi lần đầu")
+    assert data[0][sent] == (board.rows[0].first_sent_at + dt.timedelta(hours=7)).strftime(
+        "%Y-%m-%dT%H:%M:%S+07:00")
+    document = json.loads(client.get(f"/status/export.json?{query}").data)
+    assert [r[1] for r in document["rows"]] == [row.unit_name for row in board.rows]

@@ -1205,6 +1205,23 @@ class ReportEntryView(BaseView):
         response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
         return response
 
+    @expose("/<int:report_id>/pdf")
+    @has_access
+    def pdf(self, report_id: int):
+        """The report as a PDF laid out like the paper form (app.render_pdf), e.g. a
+        consolidated report to print or file; signed PDFs are on the signing page."""
+        from urllib.parse import quote
+
+        from app.render_pdf import render_report_pdf
+
+        report = self._report(report_id)
+        rendered = render_report_pdf(db.session, report)
+        name = f"{report.form_code}_{report.unit.short_name or report.unit.name}_{report.period.label}"
+        filename = re.sub(r"[\\/:*?\"<>|]+", "-", name) + ".pdf"
+        response = Response(rendered.pdf, mimetype="application/pdf")
+        response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
+        return response
+
     @expose("/<int:report_id>/workbook", methods=["POST"])
     @has_access
     def upload_workbook(self, report_id: int):

@@ -86,7 +86,7 @@ class FiguresView(BaseView):
                 table = aggregate_table(session, figures, title)
                 wanted = request.args.get("format")
                 if wanted in FORMATS:
-                    return _download(table, wanted, f"so-lieu-{form_code}-{period.label}")
+                    return download_table(table, wanted, f"so-lieu-{form_code}-{period.label}")
         return self.render_template("figures/index.html", regimes=regimes, periods=periods,
                                     units=units, choice=choice, table=table,
                                     rows=[[_shown(v) for v in row] for row in table.rows]
@@ -100,7 +100,8 @@ def _shown(value) -> str:
     return "" if value is None else str(value)
 
 
-def _download(table, wanted: str, stem: str) -> Response:
+def download_table(table, wanted: str, stem: str) -> Response:
+    """A table as a .csv (streamed), JSON or .xlsx download."""
     filename = f"{stem}.{wanted}".replace("/", "-").replace(" ", "_")
     if wanted == "csv":
         response = Response(stream_with_context(csv_chunks(table)), mimetype=FORMATS["csv"])

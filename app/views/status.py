@@ -183,6 +183,43 @@ class StatusBoardView(BaseView):
             shown=lambda moment: format_datetime(moment) if moment else "",
         )
 
+    @expose("/export.csv")
+    @has_access
+    def export_csv(self):
+        return self._export_table("csv")
+
+    @expose("/export.json")
+    @has_access
+    def export_json(self):
+        return self._export_table("json")
+
+    def _export_table(self, wanted: str):
+        """The board as .csv (UTF-8 with BOM, streamed) or JSON; times in ISO 8601 +07:00."""
+        from app.exports import Table
+        from app.views.figures import download_table
+
+        choice = self._choice()
+        board, period = choice["board"], choice["period"]
+
+        def iso(moment):
+            local = _local(moment)
+            return local.strftime("%Y-%m-%dT%H:%M:%S+07:00") if local else None
+
+        rows = ([number, row.unit_name, row.unit_code, row.form_code, state_label(row.state),
+                 str(STATUS_LABELS[row.status]), iso(row.deadline_at), iso(row.first_sent_at),
+                 iso(row.sent_at), str(ACTION_LABELS.get(row.last_action, row.last_action or "")),
+                 row.last_actor, iso(row.last_at)]
+                for number, row in enumerate(board.rows if board else [], start=1))
+        label = period.label if period else ""
+        table = Table(
+            title=f"{_('Theo dõi báo cáo')} — {label}",
+            label=_("Tình trạng lúc %(time)s", time=format_datetime(utcnow())),
+            header=[_("STT"), _("Đơn vị"), _("Mã đơn vị"), _("Mã biểu"), _("Trạng thái"),
+                    _("Tình trạng hạn"), _("Hạn gửi"), _("Gửi lần đầu"), _("Gửi lần cuối"),
+                    _("Thao tác cuối"), _("Người thực hiện"), _("Thời điểm")],
+            rows=rows)
+        return download_table(table, wanted, f"theo-doi-bao-cao {label}")
+
     @expose("/export.xlsx")
     @has_access
     def export(self):
