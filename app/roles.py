@@ -99,7 +99,7 @@ del _role
 # whoever reads a report may ask for a transition (app.workflow.refusal decides who may do
 # what), comment on it and read its sent versions; every unit role has an inbox.
 _CYCLE = [
-    (r"ReportEntryView", r"(can_transition|can_comment|can_version|can_drill|can_pdf)"),
+    (r"ReportEntryView", r"(can_transition|can_comment|can_version|can_drill|can_pdf|can_docx)"),
     (r"(InboxView|SearchView)", ANY),
     (r"(Báo cáo|Việc cần làm|Tra cứu)", "menu_access"),
 ]

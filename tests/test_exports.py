@@ -152,3 +152,39 @@ def test_a_consolidated_report_downloads_as_a_pdf_of_the_paper_form(app_ctx, ses
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(response.data)).pages)
     assert "Chỉ tiêu kinh tế - xã hội" in text and "3.150" in text  # the consolidated total
+
+
+def test_a_narrative_report_downloads_as_a_word_document(app_ctx, session):
+    from docx import Document
+
+    from app.reports import get_or_create_report, publish_form_version, save_values
+    from app.specs.model import NarrativeBlock
+    from tests.spec_fixtures import SHEET, small_spec
+    from tests.test_entry_workflow import Person, cycle_today
+
+    report, _people = cycle_today(session)
+    spec = small_spec(code="TEST-N01")
+    spec.narrative_blocks = [NarrativeBlock(sheet=SHEET, range="A10:E15", key="tinh_hinh",
+                                            label="Tình hình kinh tế - xã hội")]
+    publish_form_version(session, spec, regime=report.regime)
+    narrative = get_or_create_report(session, report.period, report.unit, "TEST-N01")
+    save_values(session, narrative, {"r5|c3": "1200"})
+    from app.models import ReportValue
+
+    session.add(ReportValue(report_id=narrative.id, row_key="tinh_hinh", column_key="",
+                            text_value="Sản xuất nông nghiệp ổn định.\nMưa lũ gây sạt lở tại "
+                                       "ấp Bình Hòa."))  # as the page stores a narrative block
+    session.commit()
+    entry = Person(app_ctx, "xa1.nhaplieu")
+    page = entry.get(f"/entry/{narrative.id}").get_data(as_text=True)
+    assert f"/entry/{narrative.id}/docx" in page
+    response = entry.get(f"/entry/{narrative.id}/docx")
+    assert response.status_code == 200 and response.mimetype.endswith("document")
+    document = Document(io.BytesIO(response.data))
+    text = "\n".join(p.text for p in document.paragraphs)
+    assert "Tình hình kinh tế - xã hội" in text
+    assert "Mưa lũ gây sạt lở tại ấp Bình Hòa." in text
+    header = document.tables[0].rows[0].cells
+    assert "UBND XÃ MỘT" in header[0].text and "Độc lập - Tự do - Hạnh phúc" in header[1].text
+    numbers = {row.cells[1].text: row.cells[2].text for row in document.tables[1].rows[1:]}
+    assert numbers["C5"] == "1.200"

@@ -1222,6 +1222,22 @@ class ReportEntryView(BaseView):
         response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
         return response
 
+    @expose("/<int:report_id>/docx")
+    @has_access
+    def docx(self, report_id: int):
+        """A narrative report as a .docx in the administrative-document layout."""
+        from urllib.parse import quote
+
+        from app.report_docx import report_docx
+
+        report = self._report(report_id)
+        name = f"{report.form_code}_{report.unit.short_name or report.unit.name}_{report.period.label}"
+        filename = re.sub(r"[\\/:*?\"<>|]+", "-", name) + ".docx"
+        response = Response(report_docx(db.session, report), mimetype=(
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document"))
+        response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
+        return response
+
     @expose("/<int:report_id>/workbook", methods=["POST"])
     @has_access
     def upload_workbook(self, report_id: int):
