@@ -98,13 +98,15 @@ def test_leader_and_clerk_sign_on_the_signing_page(app_ctx, session):
 
     checked = clerk.get(f"/verify/signature/{rows['agency'].id}").get_data(as_text=True)
     assert "Tất cả chữ ký hợp lệ" in checked and checked.count('class="verify-row"') == 2
+    for column in ("verify-revoked", "verify-expired", "verify-modified"):
+        assert checked.count(f'class="{column}">không<') == 2, column
 
     changed = bytearray(signed)
     index = changed.index(b"stream", 2000) + 40
     changed[index] = (changed[index] + 1) % 256
     result = clerk.post("/verify/", data={"file": (io.BytesIO(bytes(changed)), "x.pdf")},
                         content_type="multipart/form-data").get_data(as_text=True)
-    assert "Có chữ ký không hợp lệ" in result
+    assert "Có chữ ký không hợp lệ" in result and 'class="text-danger"' in result
 
     # sent: the lead agency downloads the signed PDF of the version
     for row in session.scalars(select(SigningCertificate)):
