@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_forms import _database_url, median_time  # noqa: E402
+from bench.bench_forms import _database_url, insert_section, median_time  # noqa: E402
 from bench.country import insert_country  # noqa: E402
 
 ROLLUP_TARGET_RATIO = 1.2
@@ -285,10 +285,7 @@ def write_docs(args, facts, ratio, export_ratio) -> None:
         f"{facts['xlsxwriter_s']:.2f} s | {export_ratio:.2f} | ≤ {EXPORT_TARGET_RATIO} × "
         f"| {export_met} |",
     ]
-    text = path.read_text()
-    first_section = text.find("\n## ")
-    head, rest = (text, "") if first_section < 0 else (text[:first_section], text[first_section:])
-    path.write_text(head.rstrip("\n") + "\n" + "\n".join(lines) + "\n" + rest)
+    insert_section(path, lines)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,14 @@ from bench.generate_template import generate  # noqa: E402
 TARGETS = {"load_ratio": 1.5, "render_ms": 150.0, "save_ms": 150.0}
 
 
+def insert_section(path: Path, lines: list[str]) -> None:
+    """Newest first: a new section goes above the earlier ones, below the page's introduction."""
+    text = path.read_text()
+    first_section = text.find("\n## ")
+    head, rest = (text, "") if first_section < 0 else (text[:first_section], text[first_section:])
+    path.write_text(head.rstrip("\n") + "\n" + "\n".join(lines) + "\n" + rest)
+
+
 def median_time(action, runs: int) -> float:
     times = []
     for _ in range(runs):
@@ -203,11 +211,7 @@ def write_docs(args, facts, load, results) -> None:
             f"| save {result['cells']} cells, domain call only, {result['backend']} "
             f"| {result['domain_save_s'] * 1000:.0f} ms | | |",
         ]
-    # Newest first: the new section goes above the earlier ones, below the page's introduction.
-    text = path.read_text()
-    first_section = text.find("\n## ")
-    head, rest = (text, "") if first_section < 0 else (text[:first_section], text[first_section:])
-    path.write_text(head.rstrip("\n") + "\n" + "\n".join(lines) + "\n" + rest)
+    insert_section(path, lines)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_forms import _database_url, median_time  # noqa: E402
+from bench.bench_forms import _database_url, insert_section, median_time  # noqa: E402
 from bench.country import insert_country  # noqa: E402
 
 TARGET_MS = 300.0
@@ -321,11 +321,7 @@ def write_docs(args, facts, ms) -> None:
         f"| `status_board`, late only, sorted by status | {ms['late_s']:.0f} ms | | |",
         f"| `compliance`, year, whole country | {ms['compliance_s']:.0f} ms | | |",
     ]
-    # Newest first: the new section goes above the earlier ones, below the page's introduction.
-    text = path.read_text()
-    first_section = text.find("\n## ")
-    head, rest = (text, "") if first_section < 0 else (text[:first_section], text[first_section:])
-    path.write_text(head.rstrip("\n") + "\n" + "\n".join(lines) + "\n" + rest)
+    insert_section(path, lines)
 
 
 if __name__ == "__main__":
