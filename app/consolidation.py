@@ -815,3 +815,59 @@ def mark_revised_after_correction(session, report: Report, event) -> None:
 
 if mark_revised_after_correction not in AFTER_TRANSITION_HOOKS:
     AFTER_TRANSITION_HOOKS.append(mark_revised_after_correction)
+
+
+# -- coarser periods and one indicator over periods ---------------------------------------------
+
+SPANS = ("period", "quarter", "half_year", "ytd")
+_SPAN_MONTHS = {"quarter": 3, "half_year": 6}
+
+
+def span_periods(session, period, span: str) -> list[int]:
+    """The periods whose figures make up ``span`` ending at ``period``: the period alone, its
+    quarter or half-year to date (the months of a quarter, the months or quarters of a
+    half-year), or the year to date. A span the period's frequency cannot fill (a quarter of
+    quarterly periods) is the period alone."""
+    if span == "ytd":
+        return year_to_date(session, period)
+    months = _SPAN_MONTHS.get(span)
+    per_period = {"month": 1, "quarter": 3}.get(period.frequency)
+    if months is None or per_period is None or per_period >= months:
+        return [period.id]
+    size = months // per_period  # periods in the span
+    first = (period.number - 1) // size * size + 1
+    return list(session.scalars(select(Period.id).where(
+        Period.regime_id == period.regime_id, Period.frequency == period.frequency,
+        Period.year == period.year, Period.number >= first, Period.number <= period.number)))
+
+
+def period_form_code(session, period_id: int) -> str | None:
+    """The form the period's reports are filled on (the first by code when there are several)."""
+    return session.scalar(select(Report.form_code).where(Report.period_id == period_id)
+                          .order_by(Report.form_code).limit(1))
+
+
+def recent_periods(session, regime, until, count: int) -> list:
+    """Up to ``count`` periods of the regime's own frequency (not ad-hoc ones) whose cutoff has
+    started by ``until``, oldest first."""
+    latest = session.scalars(
+        select(Period).where(Period.regime_id == regime.id, Period.frequency == regime.frequency,
+                             Period.cutoff_start <= until)
+        .order_by(Period.cutoff_end.desc()).limit(max(1, count))).all()
+    return list(reversed(latest))
+
+
+def indicator_over_periods(session, *, regime, indicator_id: int, periods, root_unit,
+                           provisional: bool = False) -> list[tuple]:
+    """One indicator's figures for the subtree in each of ``periods``, in their order: a list of
+    (period, Aggregate); a period without reports is left out. Each period is one statement of
+    the same engine."""
+    points = []
+    for period in periods:
+        form_code = period_form_code(session, period.id)
+        if form_code is None:
+            continue
+        points.append((period, aggregate(
+            session, regime=regime, form_code=form_code, period_ids=[period.id],
+            root_unit=root_unit, provisional=provisional, indicator_ids=[indicator_id])))
+    return points

@@ -13,9 +13,14 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from app.consolidation import aggregate
-from app.models import DashboardItem, Period, Report, Unit
-from app.status_board import compliance
+from app.consolidation import (
+    aggregate,
+    indicator_over_periods,
+    period_form_code,
+    recent_periods,
+)
+from app.models import DashboardItem, Unit
+from app.status_board import compliance, compliance_by_month
 
 
 @dataclass
@@ -27,6 +32,8 @@ class Panel:
     label: str = ""  # official figures, as every figure output says
     labels: list[str] = field(default_factory=list)  # x axis: periods or units
     series: list[dict] = field(default_factory=list)  # [{"name": …, "values": [...]}]
+    # a line's export: the figures page's indicator over periods up to its latest period
+    export: dict | None = None
 
 
 def _number(value) -> float | None:
@@ -42,11 +49,6 @@ def _root_for(session, item: DashboardItem, user) -> Unit | None:
     if root is not None and (user is None or may_see(session, user, item.regime, root)):
         return root
     return getattr(user, "unit", None)
-
-
-def _form_code(session, period_id: int) -> str | None:
-    return session.scalar(select(Report.form_code).where(Report.period_id == period_id)
-                          .order_by(Report.form_code).limit(1))
 
 
 def _column(figures, item: DashboardItem) -> str | None:
@@ -67,46 +69,53 @@ def panels(session, user, *, today: dt.date | None = None) -> list[Panel]:
         if root is None:
             continue
         panel = Panel(item.id, item.title, item.kind, root.name)
-        if item.kind == "compliance":
-            rows = compliance(session, today.year, user, regime_id=item.regime_id,
-                              subtree_path=root.path)
-            panel.labels = [row.unit_name for row in rows]
-            panel.series = [
-                {"name": "Đúng hạn", "values": [row.on_time for row in rows]},
-                {"name": "Muộn", "values": [row.late for row in rows]},
-                {"name": "Chưa gửi", "values": [row.missing for row in rows]},
-            ]
+        if item.kind in ("compliance", "compliance_month"):
+            _compliance(session, item, root, panel, user, today)
         elif item.indicator_id is not None:
             _figures(session, item, root, panel, today)
         result.append(panel)
     return result
 
 
+def _compliance(session, item: DashboardItem, root: Unit, panel: Panel, user,
+                today: dt.date) -> None:
+    """On time / late / missing this year, by unit or by the month of the deadline."""
+    if item.kind == "compliance":
+        rows = compliance(session, today.year, user, regime_id=item.regime_id,
+                          subtree_path=root.path)
+        panel.labels = [row.unit_name for row in rows]
+    else:
+        rows = compliance_by_month(session, today.year, user, regime_id=item.regime_id,
+                                   subtree_path=root.path)
+        panel.labels = [f"Tháng {row.month}" for row in rows]
+    panel.series = [
+        {"name": "Đúng hạn", "values": [row.on_time for row in rows]},
+        {"name": "Muộn", "values": [row.late for row in rows]},
+        {"name": "Chưa gửi", "values": [row.missing for row in rows]},
+    ]
+
+
 def _figures(session, item: DashboardItem, root: Unit, panel: Panel, today: dt.date) -> None:
-    periods = session.scalars(
-        select(Period).where(Period.regime_id == item.regime_id,
-                             Period.frequency == item.regime.frequency,  # not ad-hoc ones
-                             Period.cutoff_start <= today)
-        .order_by(Period.cutoff_end.desc()).limit(max(1, item.periods))).all()
+    periods = recent_periods(session, item.regime, today, item.periods)
     indicator = item.indicator
     if item.kind == "line":
-        points = []
-        for period in reversed(periods):
-            form_code = _form_code(session, period.id)
-            if form_code is None:
-                continue
-            figures = aggregate(session, regime=item.regime, form_code=form_code,
-                                period_ids=[period.id], root_unit=root,
-                                indicator_ids=[item.indicator_id])
+        points = indicator_over_periods(session, regime=item.regime,
+                                        indicator_id=item.indicator_id, periods=periods,
+                                        root_unit=root)
+        values = []
+        for _period, figures in points:
             panel.label = figures.label
-            column = _column(figures, item)
-            points.append((period.label, figures.value(item.indicator_id, column or "")))
-        panel.labels = [label for label, _v in points]
+            values.append(figures.value(item.indicator_id, _column(figures, item) or ""))
+        panel.labels = [period.label for period, _figures in points]
+        if points:
+            panel.export = {"regime_id": item.regime_id, "unit_id": root.id,
+                            "period_id": points[-1][0].id, "series": item.indicator_id,
+                            "count": item.periods}
         panel.series = [{"name": f"{indicator.code} {indicator.name}",
-                         "values": [_number(v) for _l, v in points]}]
+                         "values": [_number(v) for v in values]}]
         return
-    for period in periods:  # the latest period that has figures
-        form_code = _form_code(session, period.id)
+    for period in reversed(periods):  # the latest period that has figures
+        form_code = period_form_code(session, period.id)
         if form_code is None:
             continue
         figures = aggregate(session, regime=item.regime, form_code=form_code,

@@ -124,6 +124,25 @@ def unit_matrix_table(session, aggregate, title: str, column_key: str) -> Table:
     return Table(title=title, label=aggregate.label, header=header, rows=rows())
 
 
+def series_table(session, points, indicator, title: str, label: str) -> Table:
+    """One indicator over periods: one row per period, one column per value column and
+    breakdown the indicator has a figure in. ``points`` are (period, Aggregate) in order."""
+    columns = dict(session.execute(select(ValueColumn.key, ValueColumn.name)).all())
+    places = sorted({(key[2], key[3]) for _period, figures in points for key in figures.cells
+                     if key[1] == indicator.id})
+    header = ["Kỳ"] + [columns.get(column, column) + (f" — {breakdown}" if breakdown else "")
+                       for column, breakdown in places]
+
+    def rows() -> Iterator[list]:
+        for period, figures in points:
+            yield [period.label] + [figures.value(indicator.id, column, breakdown)
+                                    for column, breakdown in places]
+
+    unit_note = f" ({indicator.unit_of_measure})" if indicator.unit_of_measure else ""
+    return Table(title=f"{title} — {indicator.code} {indicator.name}{unit_note}", label=label,
+                 header=header, rows=rows())
+
+
 def csv_chunks(table: Table) -> Iterator[str]:
     """The table as CSV text in chunks: a BOM, the title and label lines, the header, rows."""
     buffer = io.StringIO()

@@ -403,6 +403,45 @@ class ComplianceRow:
         return None if due == 0 else self.on_time / due
 
 
+def _compliance_counts(session, year: int, user, *, regime_id, subtree_path, now, scoped,
+                       group_by: str):
+    """One GROUP BY over the reports whose deadline falls in ``year``, by unit or by the month
+    of the deadline: assigned, on time, late (judged at the first sending), missing."""
+    due = due_date_sql()
+    conditions = [due >= dt.date(year, 1, 1), due < dt.date(year + 1, 1, 1)]
+    if regime_id is not None:
+        conditions.append(Report.regime_id == regime_id)
+    if scoped:
+        criterion = read_criterion(Report, user)
+        if criterion is not None:
+            conditions.append(criterion)
+    if subtree_path:
+        conditions.append(Report.unit_id.in_(
+            select(Unit.id).where(Unit.path.like(subtree_path + "%")).scalar_subquery()))
+    group = Report.unit_id if group_by == "unit" else func.extract("month", due).cast(Integer)
+    inner = select(group.label("group_key"), Report.state, Report.first_sent_at).join(
+        Period, Period.id == Report.period_id)
+    inner = _with_timing(inner, now).where(*conditions).subquery("timed")
+    _status, deadline_now = _status_sql(inner, now)
+    deadline_first = _later(inner.c.base_deadline, inner.c.ext_at_first)
+    sent = inner.c.first_sent_at.is_not(None)
+
+    def count(condition):
+        return func.sum(case((condition, 1), else_=0)).cast(Integer)
+
+    return (
+        select(
+            inner.c.group_key,
+            func.count().label("assigned"),
+            count(and_(sent, inner.c.first_sent_at <= deadline_first)).label("on_time"),
+            count(and_(sent, inner.c.first_sent_at > deadline_first)).label("late"),
+            count(and_(~sent, literal(now, DateTime()) > deadline_now)).label("missing"),
+        )
+        .group_by(inner.c.group_key)
+        .subquery("counts")
+    )
+
+
 def compliance(
     session,
     year: int,
@@ -416,42 +455,12 @@ def compliance(
     """Per unit, the reports whose deadline (own due date or the period's) falls in ``year``:
     how many were assigned, sent on time, sent late (judged at the first sending) and missing
     (never sent, deadline passed). One GROUP BY (seed 004 Art. 17.4)."""
-    now = now or utcnow()
-    due = due_date_sql()
-    conditions = [due >= dt.date(year, 1, 1), due < dt.date(year + 1, 1, 1)]
-    if regime_id is not None:
-        conditions.append(Report.regime_id == regime_id)
-    if scoped:
-        criterion = read_criterion(Report, user)
-        if criterion is not None:
-            conditions.append(criterion)
-    if subtree_path:
-        conditions.append(Report.unit_id.in_(
-            select(Unit.id).where(Unit.path.like(subtree_path + "%")).scalar_subquery()))
-    inner = select(Report.unit_id, Report.state, Report.first_sent_at).join(
-        Period, Period.id == Report.period_id)
-    inner = _with_timing(inner, now).where(*conditions).subquery("timed")
-    _status, deadline_now = _status_sql(inner, now)
-    deadline_first = _later(inner.c.base_deadline, inner.c.ext_at_first)
-    sent = inner.c.first_sent_at.is_not(None)
-
-    def count(condition):
-        return func.sum(case((condition, 1), else_=0)).cast(Integer)
-
-    per_unit = (
-        select(
-            inner.c.unit_id,
-            func.count().label("assigned"),
-            count(and_(sent, inner.c.first_sent_at <= deadline_first)).label("on_time"),
-            count(and_(sent, inner.c.first_sent_at > deadline_first)).label("late"),
-            count(and_(~sent, literal(now, DateTime()) > deadline_now)).label("missing"),
-        )
-        .group_by(inner.c.unit_id)
-        .subquery("per_unit")
-    )
+    per_unit = _compliance_counts(session, year, user, regime_id=regime_id,
+                                  subtree_path=subtree_path, now=now or utcnow(),
+                                  scoped=scoped, group_by="unit")
     rows = session.execute(
         select(per_unit, Unit.name, func.coalesce(Unit.admin_code, Unit.internal_code))
-        .join(Unit, Unit.id == per_unit.c.unit_id)
+        .join(Unit, Unit.id == per_unit.c.group_key)
         .order_by(Unit.name, Unit.id)
     )
     return [
@@ -459,3 +468,31 @@ def compliance(
                       unit_name=r[5], unit_code=r[6])
         for r in rows
     ]
+
+
+@dataclass
+class ComplianceMonth:
+    month: int  # of the deadline
+    assigned: int = 0
+    on_time: int = 0
+    late: int = 0
+    missing: int = 0
+
+
+def compliance_by_month(
+    session,
+    year: int,
+    user=None,
+    *,
+    regime_id: int | None = None,
+    subtree_path: str | None = None,
+    now: dt.datetime | None = None,
+    scoped: bool = True,
+) -> list[ComplianceMonth]:
+    """The same counts as ``compliance`` for every month of ``year`` (by the month of each
+    report's deadline), the twelve months in order, months without reports as zeros."""
+    per_month = _compliance_counts(session, year, user, regime_id=regime_id,
+                                   subtree_path=subtree_path, now=now or utcnow(),
+                                   scoped=scoped, group_by="month")
+    found = {r[0]: ComplianceMonth(*r) for r in session.execute(select(per_month))}
+    return [found.get(month, ComplianceMonth(month)) for month in range(1, 13)]

@@ -18,6 +18,7 @@ from app.consolidation import (
     PROVISIONAL_LABEL,
     aggregate,
     periods_within,
+    span_periods,
     year_to_date,
 )
 from app.models import Period
@@ -203,6 +204,45 @@ def test_ratios_are_recalculated_and_coarser_periods_come_from_finer_ones(sessio
     quarter = periods_within(session, world.regime.id, "month", dt.date(2026, 9, 15),
                              dt.date(2026, 11, 14))
     assert set(quarter) == {november.id, october.id}
+
+
+def test_a_quarter_and_a_half_year_come_from_their_months(session):
+    world = World(session)
+    world.indicators["NDT"].aggregation_over_time = "last"
+    world.indicators["NDC"].aggregation_over_time = "none"
+    november, *earlier = _periods(world, 5)  # November, October … July
+    unit = world.unit("Xã Quý")
+    people = {11: 110, 10: 100, 9: 90, 8: 80, 7: 70}
+    for period in (november, *earlier):
+        _report(world, period, unit, {"r1|c4": people[period.number],
+                                      "r3|c4": people[period.number] + 1,
+                                      "r4|c4": people[period.number] + 2}, "accepted")
+    session.commit()
+    by_number = {p.number: p.id for p in (november, *earlier)}
+    assert set(span_periods(session, november, "quarter")) == {by_number[10], by_number[11]}
+    assert set(span_periods(session, earlier[1], "quarter")) == {by_number[7], by_number[8],
+                                                                 by_number[9]}
+    assert set(span_periods(session, november, "half_year")) == set(by_number.values())
+    assert span_periods(session, november, "period") == [november.id]
+
+    def figures(span):
+        return aggregate(session, regime=world.regime, form_code=FORM,
+                         period_ids=span_periods(session, november, span),
+                         root_unit=world.province)
+
+    quarter, half = figures("quarter"), figures("half_year")
+    ds, ndt, ndc = (world.indicators[code].id for code in ("DS", "NDT", "NDC"))
+    assert quarter.value(ds, "c4") == 210 and half.value(ds, "c4") == 450  # sums of months
+    assert quarter.value(ndt, "c4") == 111 and half.value(ndt, "c4") == 111  # the latest month
+    assert quarter.value(ndc, "c4") is None  # "none" over time: no figure for a quarter
+    assert figures("period").value(ndc, "c4") == 112
+    # a quarterly period is its own quarter
+    quarterly = Period(regime=world.regime, frequency="quarter", year=2026, number=4,
+                       label="Quý IV/2026", cutoff_start=dt.date(2026, 9, 15),
+                       cutoff_end=dt.date(2026, 12, 14), deadline=dt.date(2026, 12, 20))
+    session.add(quarterly)
+    session.flush()
+    assert span_periods(session, quarterly, "quarter") == [quarterly.id]
 
 
 def test_the_breakdown_by_unit_gives_each_units_own_figures(session):

@@ -10,15 +10,22 @@ from decimal import Decimal
 
 from openpyxl import load_workbook
 
-from app.consolidation import OFFICIAL_LABEL, PROVISIONAL_LABEL, aggregate
+from app.consolidation import (
+    OFFICIAL_LABEL,
+    PROVISIONAL_LABEL,
+    aggregate,
+    indicator_over_periods,
+    recent_periods,
+)
 from app.exports import (
     aggregate_table,
     csv_chunks,
     json_bytes,
+    series_table,
     unit_matrix_table,
     xlsx_bytes,
 )
-from tests.test_aggregation import _report
+from tests.test_aggregation import _periods, _report
 from tests.test_consolidation import FORM, World
 
 TITLE = "Chỉ tiêu kinh tế - xã hội, Tháng 11/2026"
@@ -188,3 +195,47 @@ def test_a_narrative_report_downloads_as_a_word_document(app_ctx, session):
     assert "UBND XÃ MỘT" in header[0].text and "Độc lập - Tự do - Hạnh phúc" in header[1].text
     numbers = {row.cells[1].text: row.cells[2].text for row in document.tables[1].rows[1:]}
     assert numbers["C5"] == "1.200"
+
+
+def test_an_indicator_over_periods_exports_and_reads_back(app_ctx, session):
+    from app.roles import AGGREGATOR
+    from tests import factories
+    from tests.test_entry_workflow import Person
+
+    world = World(session)
+    november, october, september = _periods(world, 3)
+    units = [world.unit("UBND xã Ấp Bắc"), world.unit("UBND xã Đồng Hòa")]
+    for period, people in ((september, (90, 10)), (october, (100, 20)), (november, (110, 30))):
+        for unit, count in zip(units, people, strict=True):
+            _report(world, period, unit, {"r1|c4": count}, "accepted")
+    _report(world, november, world.unit("UBND xã Mới"), {"r1|c4": 5}, "sent")  # provisional
+    factories.user(session, "khdt.tonghop", world.lead, [AGGREGATOR])
+    session.commit()
+    people = world.indicators["DS"]
+    periods = recent_periods(session, world.regime, november.cutoff_start, 12)
+    assert [p.number for p in periods] == [9, 10, 11]
+    points = indicator_over_periods(session, regime=world.regime, indicator_id=people.id,
+                                    periods=periods, root_unit=world.province)
+    table = series_table(session, points, people, TITLE, OFFICIAL_LABEL)
+    book = load_workbook(io.BytesIO(xlsx_bytes(table)))
+    sheet = book.active
+    assert sheet["B2"].value is None and sheet["A2"].value == OFFICIAL_LABEL
+    assert [c.value for c in sheet[3]][0] == "Kỳ"
+    assert [(r[0], r[1]) for r in sheet.iter_rows(min_row=4, values_only=True)] == [
+        ("Tháng 9/2026", 100), ("Tháng 10/2026", 120), ("Tháng 11/2026", 140)]
+    assert "DS Dân số" in sheet["A1"].value
+
+    lead = Person(app_ctx, "khdt.tonghop")
+    query = (f"/figures/?regime_id={world.regime.id}&period_id={november.id}"
+             f"&unit_id={world.province.id}&series={people.id}")
+    page = lead.get(query).get_data(as_text=True)
+    assert "Tháng 9/2026" in page and ">140<" in page
+    exported = lead.get(query + "&provisional=1&format=csv")
+    assert exported.data.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(exported.get_data(as_text=True).removeprefix("\ufeff"))))
+    assert rows[1] == [PROVISIONAL_LABEL]
+    assert {r[0]: Decimal(r[1]) for r in rows[3:]} == {
+        "Tháng 9/2026": 100, "Tháng 10/2026": 120, "Tháng 11/2026": 145}
+    document = json.loads(lead.get(query + "&count=2&format=json").data)
+    assert [row[0] for row in document["rows"]] == ["Tháng 10/2026", "Tháng 11/2026"]
+    assert Decimal(document["rows"][1][1]) == 140

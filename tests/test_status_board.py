@@ -16,6 +16,7 @@ import openpyxl
 import pytest
 
 from app.models import Period, ReceptionChange, Regime
+from app.models.forms import utcnow
 from app.reports import get_or_create_report, publish_form_version, save_values
 from app.roles import AGGREGATOR, APPROVER, DATA_ENTRY, PROVINCIAL_ADMIN, SIGNER, VIEWER
 from app.status_board import (
@@ -27,6 +28,7 @@ from app.status_board import (
     STATUS_ORDER,
     board_periods,
     compliance,
+    compliance_by_month,
     default_period,
     status_board,
 )
@@ -344,8 +346,9 @@ def test_the_default_period_is_the_latest_one_due(session, world):
 # -- compliance ---------------------------------------------------------------------------------
 
 
-def expected_compliance(world, regime_id=None):
-    """Per unit code: [assigned, on time, late, missing] for 2026, from the facts."""
+def expected_compliance(world, regime_id=None, by_month=False, now=NOW):
+    """Per unit code (or month of the deadline): [assigned, on time, late, missing] for 2026,
+    from the facts."""
     counts: dict[str, list[int]] = {}
     plans = [(NOVEMBER, NOVEMBER_DEADLINE, CHANGES, world["regime"].id),
              (OCTOBER, dt.date(2026, 10, 19), (), world["regime"].id),
@@ -357,13 +360,14 @@ def expected_compliance(world, regime_id=None):
         for fact in facts:
             if (fact.due or deadline).year != 2026:
                 continue
-            row = counts.setdefault(fact.code, [0, 0, 0, 0])
+            key = (fact.due or deadline).month if by_month else fact.code
+            row = counts.setdefault(key, [0, 0, 0, 0])
             row[0] += 1
             first = first_send(fact)
             if first is not None:
                 late = first > deadline_at(fact, deadline, first, changes)
                 row[2 if late else 1] += 1
-            elif NOW > deadline_at(fact, deadline, NOW, changes):
+            elif now > deadline_at(fact, deadline, now, changes):
                 row[3] += 1
     return counts
 
@@ -381,6 +385,19 @@ def test_compliance_equals_the_count_from_the_facts(session, world):
     old = {r.unit_code: (r.assigned, r.missing) for r in
            compliance(session, 2025, world["reviewer"], now=NOW)}
     assert old == {"30001": (1, 1), "30004": (1, 1)}
+
+
+def test_compliance_by_month_equals_the_count_from_the_facts(session, world):
+    for regime_id in (None, world["regime"].id, world["other_regime"].id):
+        months = compliance_by_month(session, 2026, world["reviewer"], regime_id=regime_id,
+                                     now=NOW)
+        assert [m.month for m in months] == list(range(1, 13))
+        found = {m.month: [m.assigned, m.on_time, m.late, m.missing] for m in months
+                 if m.assigned}
+        assert found == expected_compliance(world, regime_id, by_month=True)
+        assert all(m.on_time == m.late == m.missing == 0 for m in months if not m.assigned)
+    mine = compliance_by_month(session, 2026, world["viewer"], now=NOW)
+    assert sum(m.assigned for m in mine) == 3  # the viewer's own commune only
 
 
 def test_compliance_is_scoped_and_filtered_by_subtree(session, world):
@@ -469,7 +486,7 @@ def test_the_compliance_page_and_export(client, session, world):
     assert response.status_code == 200
     sheet = openpyxl.load_workbook(io.BytesIO(response.data)).active
     rows = list(sheet.iter_rows(values_only=True))
-    expected = expected_compliance(world, world["regime"].id)
+    expected = expected_compliance(world, world["regime"].id, now=utcnow())  # the page's clock
     found = {r[2]: list(r[3:7]) for r in rows[1:]}
     assert found == expected
 

@@ -1,5 +1,5 @@
 """The dashboard's items, configured by admins: which indicator of which regime, for which unit
-subtree, drawn how (line over periods, bar by unit, table, compliance by unit)."""
+subtree, drawn how (line over periods, bar by unit, table, compliance by unit or by month)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ DASHBOARD_KINDS = {
     "bar": "Cột theo đơn vị",
     "table": "Bảng theo đơn vị",
     "compliance": "Tuân thủ: đúng hạn / muộn / chưa gửi theo đơn vị",
+    "compliance_month": "Tuân thủ: đúng hạn / muộn / chưa gửi theo tháng",
 }
 
 

@@ -13,15 +13,27 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from app.consolidation import aggregate, year_to_date
-from app.exports import aggregate_table, csv_chunks, json_bytes, xlsx_bytes
+from app.consolidation import (
+    OFFICIAL_LABEL,
+    PROVISIONAL_LABEL,
+    SPANS,
+    aggregate,
+    indicator_over_periods,
+    period_form_code,
+    recent_periods,
+    span_periods,
+)
+from app.exports import aggregate_table, csv_chunks, json_bytes, series_table, xlsx_bytes
 from app.extensions import db
 from app.formatting import format_number
-from app.models import Period, Regime, Report, Unit
+from app.models import Indicator, Period, Regime, Unit
 from app.roles import AGGREGATOR
 from app.scoping import current_user, is_provincial_admin, read_criterion, unit_in_scope
 from app.workflow import holds_role
 
+SPAN_TITLES = {"period": "", "quarter": " (quý đến kỳ này)",
+               "half_year": " (6 tháng đến kỳ này)", "ytd": " (lũy kế từ đầu năm)"}
+SERIES_PERIODS = 12  # periods shown for an indicator over periods, unless asked otherwise
 FORMATS = {
     "csv": "text/csv; charset=utf-8",
     "json": "application/json",
@@ -65,32 +77,57 @@ class FiguresView(BaseView):
             units[0] if units else None)
         if asked and root is None:
             abort(404)  # a unit outside the viewer's reach
+        span = request.args.get("span") or ("ytd" if request.args.get("ytd") == "1" else "period")
         choice = {"regime": regime, "period": period, "root": root,
-                  "ytd": request.args.get("ytd") == "1",
+                  "span": span if span in SPANS else "period",
                   "provisional": request.args.get("provisional") == "1",
-                  "by_unit": request.args.get("by_unit") == "1"}
-        table = None
+                  "by_unit": request.args.get("by_unit") == "1",
+                  "series": _int("series")}
+        table, indicators = None, []
         if regime and period and root:
             if not may_see(session, user, regime, root):
                 abort(404)
-            form_code = session.scalar(select(Report.form_code).where(
-                Report.period_id == period.id).order_by(Report.form_code).limit(1))
+            form_code = period_form_code(session, period.id)
+            series = session.get(Indicator, choice["series"]) if choice["series"] else None
+            wanted = request.args.get("format")
+            if series is not None:
+                table = _series(session, regime, series, period, root, choice)
+                if wanted in FORMATS:
+                    return download_table(table, wanted,
+                                          f"so-lieu-{series.code}-theo-ky-den-{period.label}")
             if form_code:
                 figures = aggregate(
                     session, regime=regime, form_code=form_code,
-                    period_ids=year_to_date(session, period) if choice["ytd"] else [period.id],
+                    period_ids=span_periods(session, period, choice["span"]),
                     root_unit=root, provisional=choice["provisional"],
                     by_unit=choice["by_unit"])
-                title = (f"{regime.name} — {form_code} — {period.label}"
-                         f"{' (lũy kế từ đầu năm)' if choice['ytd'] else ''} — {root.name}")
-                table = aggregate_table(session, figures, title)
-                wanted = request.args.get("format")
-                if wanted in FORMATS:
-                    return download_table(table, wanted, f"so-lieu-{form_code}-{period.label}")
+                indicators = session.scalars(select(Indicator).where(
+                    Indicator.id.in_({key[1] for key in figures.cells}))
+                    .order_by(Indicator.code)).all()
+                if series is None:
+                    title = (f"{regime.name} — {form_code} — {period.label}"
+                             f"{SPAN_TITLES[choice['span']]} — {root.name}")
+                    table = aggregate_table(session, figures, title)
+                    if wanted in FORMATS:
+                        return download_table(table, wanted, f"so-lieu-{form_code}-{period.label}")
         return self.render_template("figures/index.html", regimes=regimes, periods=periods,
                                     units=units, choice=choice, table=table,
+                                    indicators=indicators, spans=SPAN_TITLES,
                                     rows=[[_shown(v) for v in row] for row in table.rows]
                                     if table else [])
+
+
+def _series(session, regime: Regime, indicator: Indicator, period: Period, root: Unit,
+            choice: dict):
+    """The indicator over the periods up to ``period`` (the last ``count``, 12 by default)."""
+    count = max(1, min(request.args.get("count", SERIES_PERIODS, type=int), 120))
+    periods = recent_periods(session, regime, period.cutoff_start, count)
+    points = indicator_over_periods(session, regime=regime, indicator_id=indicator.id,
+                                    periods=periods, root_unit=root,
+                                    provisional=choice["provisional"])
+    title = f"{regime.name} — theo kỳ đến {period.label} — {root.name}"
+    return series_table(session, points, indicator, title,
+                        PROVISIONAL_LABEL if choice["provisional"] else OFFICIAL_LABEL)
 
 
 def _shown(value) -> str:
