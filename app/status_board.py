@@ -403,10 +403,12 @@ class ComplianceRow:
         return None if due == 0 else self.on_time / due
 
 
-def _compliance_counts(session, year: int, user, *, regime_id, subtree_path, now, scoped,
-                       group_by: str):
+def _compliance_counts(session, year: int, user, group_by: str, *,
+                       regime_id: int | None = None, subtree_path: str | None = None,
+                       now: dt.datetime | None = None, scoped: bool = True):
     """One GROUP BY over the reports whose deadline falls in ``year``, by unit or by the month
     of the deadline: assigned, on time, late (judged at the first sending), missing."""
+    now = now or utcnow()
     due = due_date_sql()
     conditions = [due >= dt.date(year, 1, 1), due < dt.date(year + 1, 1, 1)]
     if regime_id is not None:
@@ -455,9 +457,8 @@ def compliance(
     """Per unit, the reports whose deadline (own due date or the period's) falls in ``year``:
     how many were assigned, sent on time, sent late (judged at the first sending) and missing
     (never sent, deadline passed). One GROUP BY (seed 004 Art. 17.4)."""
-    per_unit = _compliance_counts(session, year, user, regime_id=regime_id,
-                                  subtree_path=subtree_path, now=now or utcnow(),
-                                  scoped=scoped, group_by="unit")
+    per_unit = _compliance_counts(session, year, user, "unit", regime_id=regime_id,
+                                  subtree_path=subtree_path, now=now, scoped=scoped)
     rows = session.execute(
         select(per_unit, Unit.name, func.coalesce(Unit.admin_code, Unit.internal_code))
         .join(Unit, Unit.id == per_unit.c.group_key)
@@ -479,20 +480,10 @@ class ComplianceMonth:
     missing: int = 0
 
 
-def compliance_by_month(
-    session,
-    year: int,
-    user=None,
-    *,
-    regime_id: int | None = None,
-    subtree_path: str | None = None,
-    now: dt.datetime | None = None,
-    scoped: bool = True,
-) -> list[ComplianceMonth]:
-    """The same counts as ``compliance`` for every month of ``year`` (by the month of each
-    report's deadline), the twelve months in order, months without reports as zeros."""
-    per_month = _compliance_counts(session, year, user, regime_id=regime_id,
-                                   subtree_path=subtree_path, now=now or utcnow(),
-                                   scoped=scoped, group_by="month")
+def compliance_by_month(session, year: int, user=None, **filters) -> list[ComplianceMonth]:
+    """The same counts as ``compliance`` (and its filters: regime_id, subtree_path, now,
+    scoped) for every month of ``year``, by the month of each report's deadline: the twelve
+    months in order, months without reports as zeros."""
+    per_month = _compliance_counts(session, year, user, "month", **filters)
     found = {r[0]: ComplianceMonth(*r) for r in session.execute(select(per_month))}
     return [found.get(month, ComplianceMonth(month)) for month in range(1, 13)]

@@ -112,7 +112,7 @@ class FiguresView(BaseView):
                         return download_table(table, wanted, f"so-lieu-{form_code}-{period.label}")
         return self.render_template("figures/index.html", regimes=regimes, periods=periods,
                                     units=units, choice=choice, table=table,
-                                    indicators=indicators, spans=SPAN_TITLES,
+                                    indicators=indicators,
                                     rows=[[_shown(v) for v in row] for row in table.rows]
                                     if table else [])
 
