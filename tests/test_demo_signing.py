@@ -11,7 +11,7 @@ from sqlalchemy import select
 import config
 from app.demo import DEMO_PASSWORD, KTXH_FORM_CODE, MONTHLY_REGIME, _demo_values, load_demo
 from app.demo_signing import key_folder
-from app.models import AppUser, Regime, Report, TrustAnchor, Unit
+from app.models import AppUser, Period, Regime, Report, TrustAnchor, Unit
 from app.models.signing import SigningCertificate, StampImage
 from app.reports import save_values
 from app.signing import engine
@@ -42,9 +42,11 @@ def test_the_demo_signs_a_showcase_report_with_its_stand_in_keys(session, tmp_pa
     assert again.signing_units == 2
     assert len(session.scalars(select(SigningCertificate)).all()) == 4
 
-    report = session.scalars(select(Report).where(
+    # the draft of the period the demo walked: its reception is open whatever today's date
+    # (this month's opens only when its cutoff ends, on the 14th)
+    report = session.scalars(select(Report).join(Period, Period.id == Report.period_id).where(
         Report.unit_id == unit.id, Report.form_code == KTXH_FORM_CODE,
-        Report.state == "draft")).first()
+        Report.state == "draft").order_by(Period.cutoff_end)).first()
     people = {u.username.split(".")[1]: u for u in session.scalars(
         select(AppUser).where(AppUser.username.like("phuong28261.%")))}
     save_values(session, report, _demo_values(random.Random(1), report.period.number),
