@@ -14,6 +14,7 @@ from app.models.indicators import (
 from app.models.people import AppUser, RegimeRoleGrant, UserUnitHistory
 from app.models.regimes import Period, Regime
 from app.models.reports import Report, ReportAttachment, ReportValue
+from app.models.scheduling import JobRun, SchedulerLock
 from app.models.signing import ReportSignature, SigningCertificate, StampImage, TrustAnchor
 from app.models.units import Unit, UnitSuccession, UnitType
 from app.models.workflow import (
@@ -27,6 +28,8 @@ from app.models.workflow import (
 )
 
 __all__ = [
+    "JobRun",
+    "SchedulerLock",
     "DashboardItem",
     "ReportSignature",
     "SigningCertificate",
