@@ -202,3 +202,34 @@ def test_generate_periods_job_runs_twice_without_duplicates(app_ctx):
     scheduler.job_generate_periods(db.session, now)
     db.session.commit()
     assert db.session.scalar(sa.select(sa.func.count(Period.id))) == count
+
+
+def test_admins_see_jobs_runs_and_failures(client, session):
+    from app.models import JobRun
+    from app.roles import DATA_ENTRY, PROVINCIAL_ADMIN
+    from tests import factories
+
+    province = factories.unit(session, "UBND tỉnh Thử nghiệm", type_code="province_committee")
+    factories.user(session, "tinh.qt", province, [PROVINCIAL_ADMIN])
+    factories.user(session, "xa.nl", province, [DATA_ENTRY])
+    start = dt.datetime(2026, 12, 6, 18, 0)
+    session.add_all([
+        JobRun(job_id="generate_periods", started_at=start, finished_at=start,
+               outcome="success", summary="12 kỳ báo cáo mới"),
+        JobRun(job_id="generate_periods", started_at=start + dt.timedelta(days=1),
+               finished_at=start + dt.timedelta(days=1), outcome="failed",
+               error="Lỗi kết nối cơ sở dữ liệu\nTraceback ..."),
+    ])
+    session.commit()
+    factories.login(client, "tinh.qt")
+    page = client.get("/scheduler/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Lịch tác vụ" in html
+    assert "Sinh kỳ báo cáo và giao báo cáo" in html
+    assert "12 kỳ báo cáo mới" in html
+    assert "08/12/2026 01:00: Lỗi kết nối cơ sở dữ liệu" in html  # 18:00 UTC is 01:00 in Hà Nội
+    client.get("/logout/")
+    factories.login(client, "xa.nl")
+    refused = client.get("/scheduler/", follow_redirects=False)
+    assert refused.status_code in (302, 403)

@@ -103,3 +103,8 @@ def register_views(appbuilder) -> None:
     from app.views.dashboard import register_dashboard_views
 
     register_dashboard_views(appbuilder)
+
+    # Quản trị › Lịch tác vụ: the scheduler's jobs and runs (app/views/scheduling.py)
+    from app.views.scheduling import register_scheduling_views
+
+    register_scheduling_views(appbuilder)
