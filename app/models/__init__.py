@@ -11,6 +11,7 @@ from app.models.indicators import (
     IndicatorGroup,
     ValueColumn,
 )
+from app.models.notifications import Notification
 from app.models.people import AppUser, RegimeRoleGrant, UserUnitHistory
 from app.models.regimes import Period, Regime
 from app.models.reports import Report, ReportAttachment, ReportValue
@@ -28,6 +29,7 @@ from app.models.workflow import (
 )
 
 __all__ = [
+    "Notification",
     "JobRun",
     "SchedulerLock",
     "DashboardItem",
