@@ -165,6 +165,27 @@ def job_generate_periods(session, now: dt.datetime) -> str:
     return f"{created} kỳ báo cáo mới"
 
 
+def job_send_reminders(session, now: dt.datetime) -> str:
+    """Today's reminders (Vietnam's date) of the reports not yet sent."""
+    from app.reminders import send_reminders
+    from app.workflow import vietnam_time
+
+    return f"{send_reminders(session, vietnam_time(now).date())} lời nhắc mới"
+
+
+def job_send_outbox(session, now: dt.datetime) -> str:
+    """E-mail the pending notices and retry the failed ones whose wait has passed."""
+    from flask import current_app
+
+    from app.notifications import SmtpSettings, send_outbox
+
+    settings = SmtpSettings.from_config(current_app.config)
+    if not settings.host:
+        return "Chưa cấu hình máy chủ thư (SMTP_HOST)"
+    counts = send_outbox(session, settings, now)
+    return f"{counts['sent']} thư đã gửi, {counts['failed']} thư lỗi"
+
+
 def job_probe(session, now: dt.datetime) -> str:
     """Does nothing but get recorded: tests and operators use it to see the scheduler work."""
     return "ok"
@@ -175,6 +196,10 @@ JOBS: dict[str, JobSpec] = {
     for spec in (
         JobSpec("generate_periods", "Sinh kỳ báo cáo và giao báo cáo", job_generate_periods,
                 "cron", {"hour": 1, "minute": 0}),
+        JobSpec("send_reminders", "Gửi lời nhắc hạn báo cáo", job_send_reminders,
+                "cron", {"hour": 7, "minute": 0}),
+        JobSpec("send_outbox", "Gửi thư và gửi lại thư lỗi", job_send_outbox,
+                "interval", {"minutes": 2}),
     )
 }
 PROBE = JobSpec("probe", "Kiểm tra bộ lập lịch", job_probe, "date", {})
