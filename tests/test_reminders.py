@@ -175,3 +175,21 @@ def test_the_scheduler_jobs_record_reminders_once(session, app_ctx, monkeypatch)
     assert [r.outcome for r in runs] == ["success"] * 3
     assert runs[0].summary == "1 lời nhắc mới" and runs[1].summary == "0 lời nhắc mới"
     assert session.scalar(select(func.count(Notification.id))) == 1
+
+
+def test_the_notifications_page_marks_read_and_mutes_email(client, session):
+    from app.models import AppUser
+    from tests import factories
+
+    _setup(session)
+    send_reminders(session, DEADLINE)
+    session.commit()
+    factories.login(client, "xa1.nhaplieu")
+    assert client.get("/notifications/count").get_json() == {"unread": 1}
+    page = client.get("/notifications/").get_data(as_text=True)
+    assert "Nhắc hạn báo cáo" in page and "notification-bell-script" in page
+    client.post("/notifications/read-all")
+    assert client.get("/notifications/count").get_json() == {"unread": 0}
+    client.post("/notifications/email", data={"mute": "1"})
+    session.expire_all()
+    assert session.scalars(select(AppUser).filter_by(username="xa1.nhaplieu")).one().mute_email

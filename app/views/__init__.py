@@ -108,3 +108,8 @@ def register_views(appbuilder) -> None:
     from app.views.scheduling import register_scheduling_views
 
     register_scheduling_views(appbuilder)
+
+    # Thông báo: each person's notices and the bell (app/views/notifications.py)
+    from app.views.notifications import register_notification_views
+
+    register_notification_views(appbuilder)
