@@ -193,3 +193,29 @@ def test_the_notifications_page_marks_read_and_mutes_email(client, session):
     client.post("/notifications/email", data={"mute": "1"})
     session.expire_all()
     assert session.scalars(select(AppUser).filter_by(username="xa1.nhaplieu")).one().mute_email
+
+
+def test_rejection_return_and_acceptance_notify_the_unit_with_the_reason(session):
+    from app.workflow import transition
+    from tests.test_workflow import NOW
+
+    report, people = cycle_setup(session)
+    transition(session, report, "submit", people["entry"], now=NOW)
+    transition(session, report, "reject", people["leader"], reason="Thiếu số liệu dòng 6", now=NOW)
+    session.commit()
+    note = session.scalars(select(Notification).where(Notification.kind == "reject")).one()
+    assert note.user_id == people["entry"].id and "Thiếu số liệu dòng 6" in note.body
+    for action, who in (("submit", "entry"), ("approve", "leader"), ("send", "clerk")):
+        transition(session, report, action, people[who], now=NOW)
+    transition(session, report, "return", people["reviewer"], reason="Sai đơn vị tính", now=NOW)
+    session.commit()
+    returned = session.scalars(select(Notification).where(Notification.kind == "return")).all()
+    assert {n.user_id for n in returned} == {people["entry"].id, people["leader"].id}
+    assert all("Sai đơn vị tính" in n.body for n in returned)
+    for action, who in (("submit", "entry"), ("approve", "leader"), ("send", "clerk"),
+                        ("accept", "reviewer")):
+        transition(session, report, action, people[who], now=NOW)
+    session.commit()
+    accepted = session.scalars(select(Notification).where(Notification.kind == "accept")).all()
+    assert {n.user_id for n in accepted} == {people["entry"].id, people["leader"].id,
+                                             people["clerk"].id}
