@@ -77,3 +77,17 @@ TIMEZONE = "Asia/Ho_Chi_Minh"
 WTF_CSRF_ENABLED = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+
+# E-mail (the notification outbox, app/notifications.py): no SMTP_HOST, no e-mail is sent and
+# notices stay in the app (their e-mail waits in the outbox until a server is configured).
+SMTP_HOST = os.environ.get("SMTP_HOST", "")
+SMTP_PORT = int(os.environ.get("SMTP_PORT", "587"))
+SMTP_SECURITY = os.environ.get("SMTP_SECURITY", "starttls")  # starttls | ssl | none
+SMTP_USER = os.environ.get("SMTP_USER", "")
+SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD", "")
+MAIL_FROM = os.environ.get("MAIL_FROM", "Hệ thống thông tin báo cáo <no-reply@localhost>")
+SMTP_TIMEOUT = float(os.environ.get("SMTP_TIMEOUT", "30"))
+# the e-mail of one notice is tried this many times, waiting 5 min, 10, 20… in between
+MAIL_MAX_ATTEMPTS = int(os.environ.get("MAIL_MAX_ATTEMPTS", "5"))
+# the address links in e-mails start with
+PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:8080")

@@ -462,7 +462,45 @@ def load_demo(session) -> DemoResult:
     _signing(session, result)
     _dashboard(session)
     session.flush()
+    _reminders(session)
     return result
+
+
+DEMO_REMINDED = ("xa28321.nhaplieu", "phuong28261.nhaplieu")
+
+
+def _reminders(session) -> int:
+    """Reminders in the bell of the demo entry accounts: the reminders due on the latest
+    reminder day (on or before today) of their unit's report not yet sent
+    (app.reminders.due_reminders for that date). Returns how many were recorded."""
+    from app.calendar import calendar_from_db
+    from app.models import AppUser, Report
+    from app.notifications import notify
+    from app.reminders import STEP_ROLES, due_reminders, parse_offsets, reminder_dates
+    from app.workflow import due_date
+
+    calendar = calendar_from_db(session)
+    today = dt.date.today()
+    recorded = 0
+    for username in DEMO_REMINDED:
+        user = session.scalar(select(AppUser).where(AppUser.username == username))
+        if user is None or user.unit_id is None:
+            continue
+        report = session.scalars(
+            select(Report).where(Report.unit_id == user.unit_id,
+                                 Report.state.in_(tuple(STEP_ROLES)))
+            .order_by(Report.id.desc()).limit(1)).first()
+        if report is None:
+            continue
+        days = sorted(reminder_dates(calendar, due_date(report),
+                                     parse_offsets(report.regime.reminder_offsets)).values())
+        if not days:
+            continue
+        passed = [day for day in days if day <= today]
+        day = passed[-1] if passed else days[0]
+        recorded += notify(session, [n for n in due_reminders(session, day, calendar)
+                                     if n.user_id == user.id])
+    return recorded
 
 
 def _dashboard(session) -> None:

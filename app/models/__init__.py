@@ -11,9 +11,11 @@ from app.models.indicators import (
     IndicatorGroup,
     ValueColumn,
 )
+from app.models.notifications import Notification
 from app.models.people import AppUser, RegimeRoleGrant, UserUnitHistory
 from app.models.regimes import Period, Regime
 from app.models.reports import Report, ReportAttachment, ReportValue
+from app.models.scheduling import JobRun, SchedulerLock
 from app.models.signing import ReportSignature, SigningCertificate, StampImage, TrustAnchor
 from app.models.units import Unit, UnitSuccession, UnitType
 from app.models.workflow import (
@@ -27,6 +29,9 @@ from app.models.workflow import (
 )
 
 __all__ = [
+    "Notification",
+    "JobRun",
+    "SchedulerLock",
     "DashboardItem",
     "ReportSignature",
     "SigningCertificate",

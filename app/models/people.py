@@ -29,6 +29,10 @@ class AppUser(User):
     must_change_password: Mapped[bool] = mapped_column(
         Boolean, nullable=False, default=False, server_default=false()
     )
+    # the person's choice: notices in the app only, no e-mail
+    mute_email: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
 
     unit: Mapped[Unit | None] = relationship("Unit", foreign_keys=[unit_id])
 

@@ -65,6 +65,9 @@ regime_indicator = Table(
 )
 
 
+DEFAULT_REMINDER_OFFSETS = "-3,-1,0,1,3"
+
+
 class Regime(Model):
     __tablename__ = "regime"
 
@@ -96,6 +99,10 @@ class Regime(Model):
     # this is off.
     reception_opens_days: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     accepts_late: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    # reminders of a report not yet sent, in working days from its deadline (negative: before)
+    reminder_offsets: Mapped[str] = mapped_column(
+        String(100), nullable=False, default=DEFAULT_REMINDER_OFFSETS,
+        server_default=DEFAULT_REMINDER_OFFSETS)
     # sending needs the report signed by its leader and its agency (seed 001 Art. 12)
     requires_signature: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
 

@@ -103,3 +103,13 @@ def register_views(appbuilder) -> None:
     from app.views.dashboard import register_dashboard_views
 
     register_dashboard_views(appbuilder)
+
+    # Quản trị › Lịch tác vụ: the scheduler's jobs and runs (app/views/scheduling.py)
+    from app.views.scheduling import register_scheduling_views
+
+    register_scheduling_views(appbuilder)
+
+    # Thông báo: each person's notices and the bell (app/views/notifications.py)
+    from app.views.notifications import register_notification_views
+
+    register_notification_views(appbuilder)

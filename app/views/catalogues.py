@@ -163,7 +163,8 @@ class RegimeView(ScopedModelView):
         "code", "name", "legal_basis", "kind", "frequency", "report_kind", "cutoff_end_day",
         "deadline_rule", "deadline_working_days", "deadline_day", "deadline_month_offset",
         "owner_unit", "lead_unit", "receiving_unit", "reporting_units", "reporting_unit_types",
-        "indicators", "requires_signature", "active", "valid_from", "valid_to", "description",
+        "indicators", "requires_signature", "reminder_offsets", "active", "valid_from",
+        "valid_to", "description",
     ]
     edit_columns = show_columns = add_columns
     search_columns = ["code", "name", "kind", "frequency", "lead_unit", "report_kind", "active"]
@@ -185,8 +186,10 @@ class RegimeView(ScopedModelView):
         "reporting_unit_types": _l("Loại đơn vị thực hiện báo cáo"),
         "requires_signature": _l("Yêu cầu ký số trước khi gửi"),
         "indicators": _l("Chỉ tiêu"),
+        "reminder_offsets": _l("Lịch nhắc hạn (ngày làm việc so với hạn gửi)"),
     }
     description_columns = {
+        "reminder_offsets": _l("Ví dụ -3,-1,0,1,3: trước hạn 3 và 1 ngày làm việc, đúng hạn, sau hạn 1 và 3 ngày; để trống: không nhắc"),
         "cutoff_end_day": _l("Để trống: theo Điều 12 Nghị định 09/2019 (từ ngày 15 tháng trước đến ngày 14)"),
     }
     add_form_extra_fields = {
