@@ -63,10 +63,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     audit.install()
     # registers its AFTER_TRANSITION_HOOKS (consolidations marked revised after a correction)
-    from app import consolidation  # noqa: F401
-
     # registers its AFTER_TRANSITION_HOOKS (notices of rejections, returns, acceptances)
-    from app import event_notices  # noqa: F401
+    from app import (
+        consolidation,  # noqa: F401
+        event_notices,  # noqa: F401
+    )
 
     # registers its SEND_HOOKS (a regime may require the report signed before it is sent)
     from app.signing import engine  # noqa: F401
