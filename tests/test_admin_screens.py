@@ -43,6 +43,27 @@ def test_unit_admin_creates_a_regime_for_its_own_subtree_only(client, session):
     assert session.scalar(select(Regime).where(Regime.code == "CD-X")) is None
 
 
+
+def test_the_reminder_schedule_is_prefilled_checked_and_may_be_emptied(client, session):
+    province, dept_a, dept_b, commune = _units(session)
+    factories.login(client, "qtv_a")
+    form = client.get("/regimeview/add").get_data(as_text=True)
+    assert 'value="-3,-1,0,1,3"' in form
+    client.post("/regimeview/add", data=_regime_form("CD-1", dept_a, dept_a, dept_a, [commune]))
+    assert session.scalar(select(Regime).where(Regime.code == "CD-1")).reminder_offsets == \
+        "-3,-1,0,1,3"
+    page = client.post("/regimeview/add", data=_regime_form(
+        "CD-2", dept_a, dept_a, dept_a, [commune]) | {"reminder_offsets": "-3, một"})
+    assert "Lịch nhắc không hợp lệ: «-3, một»" in page.get_data(as_text=True)
+    assert session.scalar(select(Regime).where(Regime.code == "CD-2")) is None
+    client.post("/regimeview/add", data=_regime_form(
+        "CD-3", dept_a, dept_a, dept_a, [commune]) | {"reminder_offsets": "2; -5,0"})
+    assert session.scalar(select(Regime).where(Regime.code == "CD-3")).reminder_offsets == \
+        "-5,0,2"
+    client.post("/regimeview/add", data=_regime_form(
+        "CD-4", dept_a, dept_a, dept_a, [commune]) | {"reminder_offsets": ""})
+    assert session.scalar(select(Regime).where(Regime.code == "CD-4")).reminder_offsets == ""
+
 def test_unit_admin_resets_a_password_inside_the_subtree_only(client, session):
     _units(session)
     inside = session.scalar(select(AppUser).where(AppUser.username == "nv_a1"))

@@ -22,7 +22,7 @@ from app.models.calendar import CALENDAR_DAY_KINDS
 from app.models.indicators import AGGREGATIONS_OVER_TIME, AGGREGATIONS_OVER_UNITS, VALUE_TYPES
 from app.models.regimes import DEADLINE_RULES, FREQUENCIES, REGIME_KINDS, REPORT_KINDS
 from app.views.base import ScopedInterface, ScopedModelView
-from app.views.fields import choice_field
+from app.views.fields import choice_field, reminder_offsets_field
 
 COMMON_LABELS = {
     "code": _l("Mã"),
@@ -197,6 +197,9 @@ class RegimeView(ScopedModelView):
         "frequency": choice_field(_l("Tần suất"), FREQUENCIES),
         "report_kind": choice_field(_l("Loại báo cáo"), REPORT_KINDS),
         "deadline_rule": choice_field(_l("Cách tính hạn gửi"), DEADLINE_RULES),
+        "reminder_offsets": reminder_offsets_field(
+            _l("Lịch nhắc hạn (ngày làm việc so với hạn gửi)"),
+            _l("Ví dụ -3,-1,0,1,3: trước hạn 3 và 1 ngày làm việc, đúng hạn, sau hạn 1 và 3 ngày; để trống: không nhắc")),
     }
     edit_form_extra_fields = add_form_extra_fields
     formatters_columns = {
