@@ -609,6 +609,10 @@ def create_adhoc_request(
     session.flush()
     summary = assign(session, period, form_code, units=units, unit_type=unit_type,
                      subtree=subtree, actor=actor, now=now, due_date=due_date)
+    from app.event_notices import adhoc_request_notices
+    from app.notifications import notify
+
+    notify(session, adhoc_request_notices(session, request), now)
     return request, summary
 
 
@@ -707,6 +711,10 @@ def change_reception(
     )
     session.add(change)
     session.flush()
+    from app.event_notices import reception_change_notices
+    from app.notifications import notify
+
+    notify(session, reception_change_notices(session, change), now)
     return change
 
 

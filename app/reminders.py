@@ -4,7 +4,8 @@ today)`` returns the notices due on ``today`` (pass any date: the clock is the c
 A regime's ``reminder_offsets`` ("-3,-1,0,1,3") are working days from the report's deadline
 (calendar_from_db: weekends, Tết and the other holidays, make-up days). A reminder goes to the
 people of the report's current step (its assignees for the role when it has some, else the
-unit's people holding the role for the regime); after the deadline the unit's leader too.
+unit's people holding the role for the regime); after the deadline the unit's leader too, and the
+aggregators of the reviewing unit (the lead agency) get one summary of the late units.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from app.models import Report
 from app.models.workflow import ReportAssignee
 from app.notifications import Notice, notify
 from app.roles import AGGREGATOR, APPROVER, DATA_ENTRY, SIGNER
-from app.workflow import APPROVED, DRAFT, RETURNED, SUBMITTED, due_date
+from app.workflow import APPROVED, DRAFT, RETURNED, SUBMITTED, due_date, reviewing_unit_ids
 
 STEP_ROLES = {DRAFT: (DATA_ENTRY, AGGREGATOR), RETURNED: (DATA_ENTRY, AGGREGATOR),
               SUBMITTED: (APPROVER,), APPROVED: (SIGNER,)}
@@ -72,6 +73,7 @@ def due_reminders(session, today: dt.date, calendar: WorkingCalendar | None = No
                  selectinload(Report.unit))
     ).all()
     notices: list[Notice] = []
+    late: dict[tuple[int, int, int], list[Report]] = {}  # (period, reviewing unit, offset)
     for report in reports:
         regime = report.regime
         try:
@@ -94,6 +96,8 @@ def due_reminders(session, today: dt.date, calendar: WorkingCalendar | None = No
                               for uid in holders.get((report.unit_id, role), [])]
         if offset > 0:
             people += holders.get((report.unit_id, APPROVER), [])
+            for unit_id in reviewing_unit_ids(session, report):
+                late.setdefault((report.period_id, unit_id, offset), []).append(report)
         subject = (f"Nhắc hạn báo cáo: {regime.name} — {report.period.label} "
                    f"({_when(offset)})")
         body = (f"Báo cáo «{regime.name}» kỳ {report.period.label} của {report.unit.name} "
@@ -102,6 +106,26 @@ def due_reminders(session, today: dt.date, calendar: WorkingCalendar | None = No
         for user_id in dict.fromkeys(people):
             notices.append(Notice(user_id, "reminder", subject, body, f"/entry/{report.id}",
                                   f"reminder:{report.id}:{offset}"))
+    notices += late_summaries(session, late)
+    return notices
+
+
+def late_summaries(session, late: dict[tuple[int, int, int], list[Report]]) -> list[Notice]:
+    """One notice per reviewing unit's aggregator and period listing the units still late."""
+    notices: list[Notice] = []
+    for (period_id, unit_id, offset), reports in sorted(late.items()):
+        first = reports[0]
+        regime, period = first.regime, first.period
+        holders = role_holders(session, regime.id, [unit_id], roles=(AGGREGATOR,))
+        names = sorted({report.unit.name for report in reports})
+        subject = (f"Đơn vị chưa gửi báo cáo quá hạn: {regime.name} — {period.label} "
+                   f"({len(names)} đơn vị)")
+        body = (f"Quá hạn {offset} ngày làm việc (hạn {due_date(first):%d/%m/%Y}), "
+                f"{len(names)} đơn vị chưa gửi báo cáo «{regime.name}» kỳ {period.label}: "
+                + "; ".join(names) + ".")
+        for user_id in holders.get((unit_id, AGGREGATOR), []):
+            notices.append(Notice(user_id, "late_summary", subject, body, "/status/",
+                                  f"late:{period_id}:{unit_id}:{offset}"))
     return notices
 
 

@@ -173,6 +173,22 @@ def job_send_reminders(session, now: dt.datetime) -> str:
     return f"{send_reminders(session, vietnam_time(now).date())} lời nhắc mới"
 
 
+def job_reception_edges(session, now: dt.datetime) -> str:
+    """Tell the units whose reception opens today, or closed at the end of yesterday."""
+    from app.digest import send_reception_edges
+    from app.workflow import vietnam_time
+
+    return f"{send_reception_edges(session, vietnam_time(now).date())} thông báo mới"
+
+
+def job_send_digests(session, now: dt.datetime) -> str:
+    """The lead agencies' daily digest of each regime."""
+    from app.digest import send_digests
+    from app.workflow import vietnam_time
+
+    return f"{send_digests(session, vietnam_time(now).date())} bản tin mới"
+
+
 def job_send_outbox(session, now: dt.datetime) -> str:
     """E-mail the pending notices and retry the failed ones whose wait has passed."""
     from flask import current_app
@@ -198,6 +214,10 @@ JOBS: dict[str, JobSpec] = {
                 "cron", {"hour": 1, "minute": 0}),
         JobSpec("send_reminders", "Gửi lời nhắc hạn báo cáo", job_send_reminders,
                 "cron", {"hour": 7, "minute": 0}),
+        JobSpec("reception_edges", "Thông báo mở, đóng tiếp nhận báo cáo", job_reception_edges,
+                "cron", {"hour": 0, "minute": 5}),
+        JobSpec("send_digests", "Gửi bản tin tình hình báo cáo hằng ngày", job_send_digests,
+                "cron", {"hour": 7, "minute": 30}),
         JobSpec("send_outbox", "Gửi thư và gửi lại thư lỗi", job_send_outbox,
                 "interval", {"minutes": 2}),
     )

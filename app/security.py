@@ -106,8 +106,11 @@ class AppUserView(ReadableValuesMixin, ScopedWriteMixin, UserDBModelView):
 
     def post_add(self, item):
         from app.accounts import open_unit_history
+        from app.event_notices import account_created_notice
+        from app.notifications import notify
 
         open_unit_history(self.datamodel.session, item, actor=current_user())
+        notify(self.datamodel.session, [account_created_notice(item)])
         self.datamodel.session.commit()
 
 

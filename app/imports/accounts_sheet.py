@@ -22,6 +22,7 @@ from app.accounts import (
     validate_account_fields,
 )
 from app.errors import DomainError
+from app.event_notices import account_created_notice
 from app.imports.common import (
     Column,
     ImportFileError,
@@ -33,6 +34,7 @@ from app.imports.common import (
     write_all_or_nothing,
 )
 from app.models import AppUser, Unit
+from app.notifications import notify
 from app.roles import GRANTABLE_BY_UNIT_ADMIN, ROLE_WORDING
 from app.scoping import is_provincial_admin, unit_in_scope
 from app.security import password_problem
@@ -303,6 +305,7 @@ def import_accounts(session, path_or_stream, filename: str, dry_run: bool = Fals
             session.add(user)
             session.flush()
             open_unit_history(session, user, actor=actor, reason="Cấp tài khoản theo danh sách đề nghị")
+            notify(session, [account_created_notice(user)])
             created.append(
                 CreatedLogin(
                     full_name=user.full_name,
