@@ -92,6 +92,27 @@ class WorkingCalendar:
         return count
 
 
+# Office hours of a working day (Vietnam's time): 40 hours a week over five days.
+WORKING_HOURS = ((dt.time(8, 0), dt.time(12, 0)), (dt.time(13, 0), dt.time(17, 0)))
+
+
+def working_hours_between(calendar: WorkingCalendar, start: dt.datetime,
+                          end: dt.datetime) -> float:
+    """Office hours (WORKING_HOURS of working days) from ``start`` to ``end``, both naive times
+    in Vietnam; 0 when ``end`` is not after ``start``."""
+    total = 0.0
+    day = start.date()
+    while day <= end.date():
+        if calendar.is_working_day(day):
+            for opens, closes in WORKING_HOURS:
+                begin = max(start, dt.datetime.combine(day, opens))
+                finish = min(end, dt.datetime.combine(day, closes))
+                if finish > begin:
+                    total += (finish - begin).total_seconds() / 3600
+        day += dt.timedelta(days=1)
+    return total
+
+
 def calendar_from_db(session) -> WorkingCalendar:
     """A calendar with the admin's CalendarDay rows (kind "day_off" or "working_day")."""
     from sqlalchemy import select

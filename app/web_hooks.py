@@ -1,4 +1,5 @@
-"""Request hooks: a first-login password change, and NFC for every submitted form value."""
+"""Request hooks: a first-login password change, NFC for every submitted form value, and the
+maintenance banner's lines for every page (app.maintenance)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,16 @@ ALLOWED_WHILE_PASSWORD_MUST_CHANGE = {
 
 
 def install(app: Flask) -> None:
+    @app.context_processor
+    def maintenance_banner():
+        def lines() -> list[str]:
+            from app.extensions import db
+            from app.maintenance import banner_lines
+
+            return banner_lines(db.session)
+
+        return {"maintenance_banner": lines}
+
     @app.before_request
     def require_password_change():
         user = getattr(g, "user", None)

@@ -113,3 +113,8 @@ def register_views(appbuilder) -> None:
     from app.views.notifications import register_notification_views
 
     register_notification_views(appbuilder)
+
+    # Quản trị › Bảo trì hệ thống: maintenance notices and the banner (app/views/maintenance.py)
+    from app.views.maintenance import register_maintenance_views
+
+    register_maintenance_views(appbuilder)

@@ -1,4 +1,6 @@
-"""Form fields shared by the generated screens."""
+"""Form fields shared by the generated screens, and the parsing of typed dates and times."""
+
+import datetime as dt
 
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, Select2Widget
 from wtforms import SelectField, StringField
@@ -30,3 +32,21 @@ def reminder_offsets_field(label, description) -> StringField:
 
     return StringField(label, description=description, default=DEFAULT_REMINDER_OFFSETS,
                        validators=[readable], widget=BS3TextFieldWidget())
+
+
+def typed_time(day: str, clock: str, label: str) -> dt.datetime | None:
+    """A date (yyyy-mm-dd) and time (HH:MM) typed in Vietnam's time, as naive UTC (how times
+    are stored); None when no date was typed."""
+    from flask_babel import gettext as _
+
+    from app.errors import DomainError
+    from app.workflow import VIETNAM_OFFSET
+
+    if not day:
+        return None
+    try:
+        local = dt.datetime.strptime(f"{day} {clock or '00:00'}", "%Y-%m-%d %H:%M")
+    except ValueError:
+        raise DomainError(_("%(label)s không đúng dạng ngày giờ: «%(value)s %(clock)s».",
+                            label=label, value=day, clock=clock)) from None
+    return local - VIETNAM_OFFSET
