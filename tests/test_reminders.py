@@ -122,17 +122,23 @@ def test_reminder_emails_reach_a_real_smtp_server_once(session, smtp_server):
     report.state = "draft"
     session.commit()
     after = _expected_days([1])[1]
-    assert send_reminders(session, after) == 2  # late: the entry person and the leader
+    # late: the entry person and the leader, and the lead agency's summary of the late units
+    assert send_reminders(session, after) == 3
     session.commit()
     first = send_outbox(session, settings)
     second = send_outbox(session, settings)
-    assert first == {"sent": 2, "failed": 0} and second == {"sent": 0, "failed": 0}
+    assert first == {"sent": 3, "failed": 0} and second == {"sent": 0, "failed": 0}
     recipients = sorted(r for rcpts, _ in handler.messages for r in rcpts)
-    assert recipients == sorted([people["entry"].email, people["leader"].email])
+    assert recipients == sorted([people["entry"].email, people["leader"].email,
+                                 people["reviewer"].email])
     assert people["clerk"].email not in recipients
-    for _, raw in handler.messages:
+    for rcpts, raw in handler.messages:
         message = email.message_from_bytes(raw, policy=policy.default)
         subject = str(message["Subject"])
+        if rcpts == [people["reviewer"].email]:
+            assert subject.startswith("Đơn vị chưa gửi báo cáo quá hạn: Báo cáo KTXH tháng")
+            assert "UBND xã Một" in message.get_body(("plain",)).get_content()
+            continue
         assert subject.startswith("Nhắc hạn báo cáo: Báo cáo KTXH tháng")
         text = message.get_body(("plain",)).get_content()
         html = message.get_body(("html",)).get_content()
