@@ -125,6 +125,14 @@ ROLE_PERMISSIONS[UNIT_ADMIN] = ROLE_PERMISSIONS[UNIT_ADMIN] + [
     (r"(Chứng thư số đã đăng ký|Hình chữ ký, con dấu|Tải lên chứng thư, hình)", "menu_access"),
 ]
 
+# Backfill after an outage (app/views/backfill.py): whoever reads a report reaches the backfill
+# page (app.workflow decides who may send) and the scan of a backfilled sending; recording the
+# outages themselves is the provincial admin's.
+for _role in (UNIT_ADMIN, AGGREGATOR, APPROVER, SIGNER, DATA_ENTRY, VIEWER):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + [
+        (r"BackfillView", r"(can_report|can_evidence)")]
+del _role
+
 # Roles a unit admin may grant: never the provincial admin.
 GRANTABLE_BY_UNIT_ADMIN = [UNIT_ADMIN, AGGREGATOR, APPROVER, SIGNER, DATA_ENTRY, VIEWER]
 

@@ -13,6 +13,7 @@ from app.models.indicators import (
 )
 from app.models.maintenance import MaintenanceNotice
 from app.models.notifications import Notification
+from app.models.operations import BackfilledSending, Outage
 from app.models.people import AppUser, RegimeRoleGrant, UserUnitHistory
 from app.models.regimes import Period, Regime
 from app.models.reports import Report, ReportAttachment, ReportValue
@@ -30,7 +31,9 @@ from app.models.workflow import (
 )
 
 __all__ = [
+    "BackfilledSending",
     "MaintenanceNotice",
+    "Outage",
     "Notification",
     "JobRun",
     "SchedulerLock",

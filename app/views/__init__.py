@@ -118,3 +118,9 @@ def register_views(appbuilder) -> None:
     from app.views.maintenance import register_maintenance_views
 
     register_maintenance_views(appbuilder)
+
+    # Quản trị › Gián đoạn hệ thống: outages and the sendings entered after them
+    # (app/views/backfill.py)
+    from app.views.backfill import register_backfill_views
+
+    register_backfill_views(appbuilder)

@@ -762,10 +762,15 @@ def cycle_context(session, report: Report, user, spec: FormSpec,
             "cell": place_text(place, comment.cell_key) if comment.cell_key else "",
             "cell_key": comment.cell_key or "",
         })
+    from app.backfill import backfilled_version_ids
+    from app.models import Outage
+
+    backfilled = backfilled_version_ids(session, report.id)
     versions = [
         {"number": v.number, "sent_at": format_datetime(v.sent_at),
          "by": v.sent_by.full_name if v.sent_by else "", "late": v.late,
-         "outcome": str(VERSION_OUTCOMES.get(v.outcome, v.outcome)), "state": v.outcome}
+         "outcome": str(VERSION_OUTCOMES.get(v.outcome, v.outcome)), "state": v.outcome,
+         "backfill": backfilled.get(v.id)}
         for v in session.scalars(
             select(ReportVersion).where(ReportVersion.report_id == report.id)
             .order_by(ReportVersion.number)
@@ -776,6 +781,8 @@ def cycle_context(session, report: Report, user, spec: FormSpec,
         "reception": reception_info,
         "thread": entries,
         "versions": versions,
+        "may_backfill": report.state == workflow.APPROVED
+        and session.scalar(select(Outage.id).limit(1)) is not None,
         "cell_comments": current_cell_comments(session, report, spec, events),
     }
 
