@@ -100,8 +100,8 @@ del _role
 # what), comment on it and read its sent versions; every unit role has an inbox.
 _CYCLE = [
     (r"ReportEntryView", r"(can_transition|can_comment|can_version|can_drill|can_pdf|can_docx)"),
-    (r"(InboxView|SearchView|NotificationsView)", ANY),
-    (r"(Báo cáo|Việc cần làm|Tra cứu|Thông báo)", "menu_access"),
+    (r"(InboxView|SearchView|NotificationsView|SupportView)", ANY),
+    (r"(Báo cáo|Việc cần làm|Tra cứu|Thông báo|Hỗ trợ)", "menu_access"),
 ]
 for _role in (UNIT_ADMIN, AGGREGATOR, APPROVER, SIGNER, DATA_ENTRY, VIEWER):
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + _CYCLE

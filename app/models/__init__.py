@@ -19,6 +19,7 @@ from app.models.regimes import Period, Regime
 from app.models.reports import Report, ReportAttachment, ReportValue
 from app.models.scheduling import JobRun, SchedulerLock
 from app.models.signing import ReportSignature, SigningCertificate, StampImage, TrustAnchor
+from app.models.support import SupportMessage, SupportRequest
 from app.models.units import Unit, UnitSuccession, UnitType
 from app.models.workflow import (
     AdhocRequest,
@@ -34,6 +35,8 @@ __all__ = [
     "BackfilledSending",
     "MaintenanceNotice",
     "Outage",
+    "SupportMessage",
+    "SupportRequest",
     "Notification",
     "JobRun",
     "SchedulerLock",

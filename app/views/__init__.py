@@ -124,3 +124,8 @@ def register_views(appbuilder) -> None:
     from app.views.backfill import register_backfill_views
 
     register_backfill_views(appbuilder)
+
+    # Hỗ trợ: support requests and incidents from any page (app/views/support.py)
+    from app.views.support import register_support_views
+
+    register_support_views(appbuilder)
