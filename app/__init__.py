@@ -62,6 +62,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app import audit
 
     audit.install()
+    from app import retention
+
+    retention.install()
     # registers its AFTER_TRANSITION_HOOKS (consolidations marked revised after a correction)
     # registers its AFTER_TRANSITION_HOOKS (notices of rejections, returns, acceptances)
     from app import (

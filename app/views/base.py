@@ -138,6 +138,9 @@ class ScopedWriteMixin:
 
     def pre_delete(self, item):
         self._refuse_outside_scope(item)
+        from app.retention import check_deletable
+
+        check_deletable(self.datamodel.session.connection(), item)
 
 
 BLANK_CHOICE = _l("— Không chọn —")
