@@ -29,3 +29,6 @@ def register_cli(app: Flask) -> None:
     from app.cli.forms import forms_cli
 
     app.cli.add_command(forms_cli)
+    from app.cli.exchange import exchange_cli
+
+    app.cli.add_command(exchange_cli)

@@ -3,6 +3,7 @@
 from app.models.audit import AuditEntry
 from app.models.calendar import CalendarDay
 from app.models.dashboard import DashboardItem
+from app.models.exchange import ExchangeFigure, ExchangeMessage
 from app.models.forms import FormVersion
 from app.models.indicators import (
     Breakdown,
@@ -29,6 +30,8 @@ from app.models.workflow import (
 )
 
 __all__ = [
+    "ExchangeFigure",
+    "ExchangeMessage",
     "Notification",
     "JobRun",
     "SchedulerLock",
