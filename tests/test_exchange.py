@@ -387,3 +387,17 @@ def test_the_admin_screen_syncs_templates_and_lists_the_log(session, national, p
     assert session.scalar(select(Regime.code).where(Regime.code == REGIME)) == REGIME
     log = client.get("/exchangemessageview/list/").get_data(as_text=True)
     assert "catalogue" in log
+
+
+def test_the_scheduler_job_and_the_commands(app_ctx, session, monkeypatch):
+    from app.scheduler import JOBS
+
+    monkeypatch.setitem(app_ctx.config, "UPSTREAM_URL", "")
+    assert JOBS["send_exchange"].function(session, NOW) == \
+        "Chưa cấu hình hệ thống cấp trên (UPSTREAM_URL)"
+    runner = app_ctx.test_cli_runner()
+    printed = runner.invoke(args=["exchange", "schema", "report_data"])
+    assert printed.exit_code == 0
+    assert json.loads(printed.output)["$id"].endswith(":report_data")
+    refused = runner.invoke(args=["exchange", "sync"])
+    assert refused.exit_code == 1 and "UPSTREAM_URL" in refused.output

@@ -25,6 +25,7 @@ from flask_appbuilder.security.decorators import protect
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from app.errors import DomainError, PermissionDenied
 from app.exchange import downstream, upstream
@@ -119,7 +120,13 @@ class ExchangeApi(BaseApi):
         except DomainError as error:
             session.rollback()
             return self.response(422, message=error.message, path=error.field)
-        session.commit()
+        try:
+            session.commit()
+        except IntegrityError:
+            # the same message or content stored meanwhile by a concurrent request: its receipt
+            session.rollback()
+            receipt, new = upstream.receive(session, message, current_user(), message_type)
+            session.commit()
         return self.response(201 if new else 200, **receipt)
 
 
