@@ -328,6 +328,17 @@ def test_a_template_syncs_down_and_accepted_figures_go_up_once(session, national
     send_pending(session, dead, now=later + dt.timedelta(minutes=10))
     assert session.get(ExchangeMessage, waiting.id).state == "failed"
 
+    # reopening the province's report for correction tells the national level so
+    transition(session, top, "reopen", province["aggregator"], reason="Đính chính số hộ nghèo",
+               now=NOW + dt.timedelta(hours=1))
+    session.commit()
+    status = session.scalar(select(ExchangeMessage).where(
+        ExchangeMessage.message_type == "report_status"))
+    assert status.state == "pending"
+    send_pending(session, now=NOW + dt.timedelta(hours=1))
+    assert session.get(ExchangeMessage, status.id).state == "delivered"
+    assert _inbound(national) == 2 and _figures(national) == arrived
+
 
 def test_the_national_level_refuses_bad_messages_with_the_json_path(session, national,
                                                                     province):
