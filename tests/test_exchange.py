@@ -396,8 +396,14 @@ def test_the_admin_screen_syncs_templates_and_lists_the_log(session, national, p
     done = client.post("/exchange/sync", follow_redirects=True).get_data(as_text=True)
     assert "Đồng bộ biểu mẫu xong" in done
     assert session.scalar(select(Regime.code).where(Regime.code == REGIME)) == REGIME
+    top = _accepted_consolidation(session, province)
+    page = client.get("/exchange/").get_data(as_text=True)
+    assert "Tháng 11/2026" in page and f"/exchange/push/{top.id}" in page
+    sent = client.post(f"/exchange/push/{top.id}", follow_redirects=True).get_data(as_text=True)
+    assert "Đã gửi, có biên nhận" in sent and "Biên nhận" in sent
+    assert len(_figures(national)) > 0
     log = client.get("/exchangemessageview/list/").get_data(as_text=True)
-    assert "catalogue" in log
+    assert "catalogue" in log and "report_data" in log
 
 
 def test_the_scheduler_job_and_the_commands(app_ctx, session, monkeypatch):
