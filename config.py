@@ -91,3 +91,14 @@ SMTP_TIMEOUT = float(os.environ.get("SMTP_TIMEOUT", "30"))
 MAIL_MAX_ATTEMPTS = int(os.environ.get("MAIL_MAX_ATTEMPTS", "5"))
 # the address links in e-mails start with
 PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:8080")
+
+# Exchange with the upper-level reporting system (QCVN 125:2021/BTTTT, app/exchange/): its
+# address and the API key it issued to this province (no UPSTREAM_URL: nothing is pulled nor
+# queued). The same software serves as the upper level: its /api/v1/exchange/ endpoints.
+UPSTREAM_URL = os.environ.get("UPSTREAM_URL", "")
+UPSTREAM_TOKEN = os.environ.get("UPSTREAM_TOKEN", "")
+UPSTREAM_TIMEOUT = float(os.environ.get("UPSTREAM_TIMEOUT", "30"))
+# a message to the upper level is tried this many times, waiting 5 min, 10, 20… in between
+EXCHANGE_MAX_ATTEMPTS = int(os.environ.get("EXCHANGE_MAX_ATTEMPTS", "8"))
+# the unit new regimes synced down belong to (its admin or internal code); default: the root
+EXCHANGE_LOCAL_UNIT = os.environ.get("EXCHANGE_LOCAL_UNIT", "")

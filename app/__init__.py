@@ -72,6 +72,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         event_notices,  # noqa: F401
     )
 
+    # registers its AFTER_TRANSITION_HOOKS (the province's accepted figures queued upward)
+    from app.exchange import downstream  # noqa: F401
+
     # registers its SEND_HOOKS (a regime may require the report signed before it is sent)
     from app.signing import engine  # noqa: F401
 

@@ -131,6 +131,16 @@ ROLE_PERMISSIONS[UNIT_ADMIN] = ROLE_PERMISSIONS[UNIT_ADMIN] + [
 for _role in (UNIT_ADMIN, AGGREGATOR, APPROVER, SIGNER, DATA_ENTRY, VIEWER):
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + [
         (r"BackfillView", r"(can_report|can_evidence)")]
+
+# Exchange (app/views/exchange.py), when this system serves as the upper level: whoever reads
+# the catalogues may pull them (đồng bộ biểu mẫu); a lower level's aggregator, signer or admin
+# account sends its accepted figures and report status with an API key.
+for _role in (UNIT_ADMIN, AGGREGATOR, APPROVER, SIGNER, DATA_ENTRY, VIEWER):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + [
+        (r"ExchangeApi", r"(can_catalogue|can_schema)")]
+for _role in (UNIT_ADMIN, AGGREGATOR, SIGNER):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + [
+        (r"ExchangeApi", r"(can_report_data|can_report_status)")]
 del _role
 
 # Roles a unit admin may grant: never the provincial admin.

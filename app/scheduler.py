@@ -202,6 +202,21 @@ def job_send_outbox(session, now: dt.datetime) -> str:
     return f"{counts['sent']} thư đã gửi, {counts['failed']} thư lỗi"
 
 
+def job_send_exchange(session, now: dt.datetime) -> str:
+    """Send the messages waiting for the upper-level system and retry the failed ones whose
+    wait has passed (app/exchange/downstream.py)."""
+    from flask import current_app
+
+    from app.exchange.downstream import UpstreamSettings, send_pending
+
+    settings = UpstreamSettings.from_config(current_app.config)
+    if not settings.configured:
+        return "Chưa cấu hình hệ thống cấp trên (UPSTREAM_URL)"
+    counts = send_pending(session, settings, now)
+    return (f"{counts['delivered']} thông điệp đã gửi, {counts['pending']} chờ gửi lại, "
+            f"{counts['refused']} bị từ chối, {counts['failed']} ngừng thử lại")
+
+
 def job_probe(session, now: dt.datetime) -> str:
     """Does nothing but get recorded: tests and operators use it to see the scheduler work."""
     return "ok"
@@ -220,6 +235,8 @@ JOBS: dict[str, JobSpec] = {
                 "cron", {"hour": 7, "minute": 30}),
         JobSpec("send_outbox", "Gửi thư và gửi lại thư lỗi", job_send_outbox,
                 "interval", {"minutes": 2}),
+        JobSpec("send_exchange", "Gửi số liệu lên hệ thống cấp trên và gửi lại khi lỗi",
+                job_send_exchange, "interval", {"minutes": 2}),
     )
 }
 PROBE = JobSpec("probe", "Kiểm tra bộ lập lịch", job_probe, "date", {})

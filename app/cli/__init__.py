@@ -32,3 +32,7 @@ def register_cli(app: Flask) -> None:
     from app.cli.archive import archive_cli
 
     app.cli.add_command(archive_cli)
+
+    from app.cli.exchange import exchange_cli
+
+    app.cli.add_command(exchange_cli)

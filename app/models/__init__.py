@@ -3,6 +3,7 @@
 from app.models.audit import AuditEntry
 from app.models.calendar import CalendarDay
 from app.models.dashboard import DashboardItem
+from app.models.exchange import ExchangeFigure, ExchangeMessage
 from app.models.forms import FormVersion
 from app.models.indicators import (
     Breakdown,
@@ -37,6 +38,9 @@ __all__ = [
     "Outage",
     "SupportMessage",
     "SupportRequest",
+
+    "ExchangeFigure",
+    "ExchangeMessage",
     "Notification",
     "JobRun",
     "SchedulerLock",

@@ -129,3 +129,9 @@ def register_views(appbuilder) -> None:
     from app.views.support import register_support_views
 
     register_support_views(appbuilder)
+
+    # Exchange with the upper-level system: its API (federation) and the admin screens
+    # (app/views/exchange.py)
+    from app.views.exchange import register_exchange_views
+
+    register_exchange_views(appbuilder)
