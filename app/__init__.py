@@ -96,4 +96,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app import web_hooks
 
     web_hooks.install(flask_app)
+    from app import access_log
+
+    access_log.install(flask_app)
     return flask_app

@@ -49,7 +49,7 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     + [
         (r"(UnitView|UnitApi|UnitSuccessionView|UnitImportView)", ANY),
         (r"(AppUserView|AccountImportView|ScopedResetPasswordView|RegimeRoleGrantView)", ANY),
-        (r"UserUnitHistoryView", READ),
+        (r"(UserUnitHistoryView|AccessRecordView)", READ),
         (r"(RegimeView|RegimeApi|PeriodView|PeriodApi)", ANY),
         (_CATALOGUE_VIEWS, ANY),
         (r"IndicatorImportView", ANY),
@@ -57,7 +57,8 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         (r"IndicatorResponsibilityView", ANY),
         (
             r"(Sáp nhập, chia tách|Nhập danh sách đơn vị|Tài khoản|Phân quyền theo chế độ"
-            r"|Lịch sử đơn vị công tác|Nhập danh sách tài khoản|Nhập danh mục chỉ tiêu"
+            r"|Lịch sử đơn vị công tác|Nhật ký truy cập|Nhập danh sách tài khoản"
+            r"|Nhập danh mục chỉ tiêu"
             r"|Biểu mẫu|Tải lên biểu mẫu|Phân công chỉ tiêu"
             r"|Security|List Users)",
             "menu_access",

@@ -17,6 +17,7 @@ from sqlalchemy import false, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.models import (
+    AccessRecord,
     AppUser,
     AuditEntry,
     Breakdown,
@@ -82,6 +83,7 @@ SCOPES: dict[type, object] = {
     Unit: UnitScope(lambda path: Unit.path.like(path + "%")),
     AppUser: UnitScope(lambda path: AppUser.unit_id.in_(subtree_units(path))),
     UserUnitHistory: UnitScope(lambda path: UserUnitHistory.unit_id.in_(subtree_units(path))),
+    AccessRecord: UnitScope(lambda path: AccessRecord.unit_id.in_(subtree_units(path))),
     RegimeRoleGrant: UnitScope(
         lambda path: RegimeRoleGrant.user_id.in_(
             select(AppUser.id).where(AppUser.unit_id.in_(subtree_units(path))).scalar_subquery()

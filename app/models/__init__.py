@@ -1,5 +1,6 @@
 """SQLAlchemy models, one module per aggregate. Importing this package registers every table."""
 
+from app.models.access import AccessRecord
 from app.models.audit import AuditEntry
 from app.models.calendar import CalendarDay
 from app.models.dashboard import DashboardItem
@@ -33,6 +34,7 @@ from app.models.workflow import (
 )
 
 __all__ = [
+    "AccessRecord",
     "BackfilledSending",
     "MaintenanceNotice",
     "Outage",

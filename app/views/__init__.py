@@ -135,3 +135,8 @@ def register_views(appbuilder) -> None:
     from app.views.exchange import register_exchange_views
 
     register_exchange_views(appbuilder)
+
+    # Tài khoản › Nhật ký truy cập: log-ins, exports, downloads, API reads (app/views/access.py)
+    from app.views.access import register_access_views
+
+    register_access_views(appbuilder)
