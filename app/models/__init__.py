@@ -11,6 +11,7 @@ from app.models.indicators import (
     IndicatorGroup,
     ValueColumn,
 )
+from app.models.login_security import LoginAttempt, LoginCaptcha
 from app.models.notifications import Notification
 from app.models.people import AppUser, RegimeRoleGrant, UserUnitHistory
 from app.models.regimes import Period, Regime
@@ -29,6 +30,8 @@ from app.models.workflow import (
 )
 
 __all__ = [
+    "LoginAttempt",
+    "LoginCaptcha",
     "Notification",
     "JobRun",
     "SchedulerLock",
