@@ -129,6 +129,14 @@ def test_login_page_shows_the_button_only_when_configured(sso, client):
     assert BUTTON not in client.get("/login/").get_data(as_text=True)
 
 
+def test_button_in_english(sso):
+    client = sso.test_client()
+    client.get("/lang/en")
+    page = client.get("/login/").get_data(as_text=True)
+    assert "Sign in through the National Public Service Portal (VNConnect)" in page
+    assert BUTTON not in page
+
+
 def test_login_through_the_provider_finds_the_account_by_cccd(world, sso, provider):
     from app.extensions import db
 
