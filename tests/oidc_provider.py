@@ -38,6 +38,8 @@ class OIDCProvider:
             2048, parameters={"kid": "vnconnect-test", "use": "sig", "alg": "RS256"}, private=True
         )
         self.sign_with_foreign_key = False
+        # claims given by the userinfo endpoint only, not in the ID token
+        self.userinfo_only: set[str] = set()
         # the person who "logs in" at the provider next
         self.person: dict = {}
         self.codes: dict[str, dict] = {}
@@ -134,7 +136,8 @@ class OIDCProvider:
                 "iat": now,
                 "exp": now + 300,
                 "nonce": grant["nonce"],
-                **person,
+                **{name: value for name, value in person.items()
+                   if name not in self.userinfo_only},
             }
             key = self.foreign_key if self.sign_with_foreign_key else self.key
             id_token = jwt.encode({"alg": "RS256", "kid": "vnconnect-test"}, claims, key)

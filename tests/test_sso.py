@@ -52,6 +52,7 @@ def sso_app(app, provider):
 def sso(app, sso_app, provider):
     _clean_database(app)
     provider.sign_with_foreign_key = False
+    provider.userinfo_only = set()
     provider.person = {}
     with sso_app.app_context():
         yield sso_app
@@ -160,6 +161,14 @@ def test_login_through_the_provider_finds_the_account_by_cccd(world, sso, provid
     attempt = db.session.scalars(select(LoginAttempt).order_by(LoginAttempt.id.desc())).first()
     assert (attempt.username, attempt.method, attempt.outcome) == ("nhaplieu", VNCONNECT, SUCCEEDED)
     assert client.get("/unitview/list/").status_code == 200
+
+
+def test_cccd_given_by_userinfo_only(world, sso, provider):
+    provider.person = {"sub": "vnc-1", "cccd": CCCD}
+    provider.userinfo_only = {"cccd"}
+    client = sso.test_client()
+    _walk(client, provider)
+    assert _logged_in_user_id(client) == world["clerk"].id
 
 
 def test_unknown_cccd_is_refused_and_nothing_is_created(world, sso, provider):

@@ -163,10 +163,16 @@ class AuthDBView(FabAuthDBView):
         db, address = database.session, request.remote_addr
         try:
             token = client.authorize_access_token()
-            claims = dict(token.get("userinfo") or {})
+            if not token.get("userinfo"):  # Authlib puts the checked ID token's claims here
+                raise ValueError("the provider returned no ID token")
+            claims = dict(token["userinfo"])
             claim_name = current_app.config.get("OIDC_CCCD_CLAIM") or "cccd"
             if claim_name not in claims and token.get("access_token"):
-                claims.update(client.userinfo(token=token))
+                # some providers put personal data in userinfo only: same person, same subject
+                extra = client.userinfo(token=token)
+                if extra.get("sub") != claims.get("sub"):
+                    raise ValueError("userinfo is about another subject")
+                claims.update({key: extra[key] for key in extra if key not in claims})
         except Exception as error:  # state, code, token or ID token refused: never log in
             log.warning("VNConnect login refused: %r", error)
             login_guard.record(db, None, address, SSO_REFUSED, method=VNCONNECT)
