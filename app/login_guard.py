@@ -8,7 +8,8 @@ username's last successful login, so a successful login starts the count again.
   window, the form asks for a captcha drawn by the server (no outside service).
 * After ``LOGIN_LOCKOUT_AFTER`` failures for the username within
   ``LOGIN_LOCKOUT_WINDOW_MINUTES``, the username is refused for ``LOGIN_LOCKOUT_MINUTES`` after
-  the last failure, whatever the password. Refused tries do not prolong the lock.
+  the last failure, whatever the password. Refused tries do not prolong the lock; an
+  administrator may end it early (``flask accounts unlock``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,14 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.models import AppUser
-from app.models.login_security import FAILED, SUCCEEDED, LoginAttempt, LoginCaptcha
+from app.models.login_security import (
+    ADMIN,
+    FAILED,
+    SUCCEEDED,
+    UNLOCKED,
+    LoginAttempt,
+    LoginCaptcha,
+)
 from app.models.people import utcnow
 
 # letters and digits that cannot be mistaken for one another (no 0/O, 1/I/L, 5/S, 2/Z, 8/B)
@@ -81,7 +89,7 @@ def record(session: Session, username: str | None, address: str | None, outcome:
 def _username_failures(session: Session, username: str, since: dt.datetime):
     last_success = session.scalar(
         select(func.max(LoginAttempt.created_at)).where(
-            LoginAttempt.username == username, LoginAttempt.outcome == SUCCEEDED
+            LoginAttempt.username == username, LoginAttempt.outcome.in_((SUCCEEDED, UNLOCKED))
         )
     )
     if last_success is not None and last_success > since:
@@ -139,6 +147,20 @@ def captcha_required(session: Session, username: str, address: str | None, polic
         failures_for_username(session, username, policy, now) >= policy.captcha_after
         or failures_from_address(session, address, policy, now) >= policy.captcha_after
     )
+
+
+def unlock(session: Session, typed: str, now: dt.datetime | None = None) -> str:
+    """Start the username's count again, as a successful login would; returns the username."""
+    username = account_key(session, typed)
+    record(session, username, None, UNLOCKED, method=ADMIN, now=now)
+    return username
+
+
+def prune(session: Session, older_than: dt.datetime) -> int:
+    """Remove attempts recorded before the given time; returns how many."""
+    return session.execute(
+        delete(LoginAttempt).where(LoginAttempt.created_at < older_than)
+    ).rowcount
 
 
 # --------------------------------------------------------------------------------------------

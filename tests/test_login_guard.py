@@ -207,3 +207,27 @@ def test_username_and_email_count_as_one_account(clerk, session):
     assert login_guard.account_key(session, " NhapLieu ") == "nhaplieu"
     assert login_guard.account_key(session, "NHAPLIEU@example.gov.vn") == "nhaplieu"
     assert login_guard.account_key(session, "Khong-Co") == "khong-co"
+
+
+def test_an_administrator_unlocks_a_username_and_prunes_old_attempts(clerk, session, app_ctx):
+    policy = login_guard.Policy()
+    for _ in range(10):
+        login_guard.record(session, "nhaplieu", "10.0.0.1", FAILED)
+    session.commit()
+    assert login_guard.locked_until(session, "nhaplieu", policy) is not None
+
+    runner = app_ctx.test_cli_runner()
+    result = runner.invoke(args=["accounts", "unlock", "NhapLieu@example.gov.vn"])
+    assert result.exit_code == 0, result.output
+    assert "nhaplieu" in result.output
+    session.expire_all()
+    assert login_guard.locked_until(session, "nhaplieu", policy) is None
+    assert login_guard.failures_for_username(session, "nhaplieu", policy) == 0
+
+    login_guard.record(session, "nhaplieu", None, FAILED, now=utcnow() - dt.timedelta(days=200))
+    session.commit()
+    result = runner.invoke(args=["accounts", "prune-logins", "--days", "180"])
+    assert result.exit_code == 0 and "Đã xóa 1 " in result.output
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(LoginAttempt)) == 11
+

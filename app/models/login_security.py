@@ -16,9 +16,11 @@ FAILED = "failed"  # wrong password, or an unknown or disabled account
 LOCKED = "locked"  # refused without checking the password: the username is locked
 CAPTCHA_REFUSED = "captcha"  # refused without checking the password: captcha missing or wrong
 SSO_REFUSED = "sso_refused"  # the identity provider answered, but no active account matched
+UNLOCKED = "unlocked"  # an administrator cleared the username's count (flask accounts unlock)
 
 PASSWORD = "password"
 VNCONNECT = "vnconnect"
+ADMIN = "admin"
 
 
 class LoginAttempt(Model):
