@@ -22,7 +22,7 @@ import hmac
 import io
 import secrets
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from app.models import AppUser
@@ -86,7 +86,12 @@ def record(session: Session, username: str | None, address: str | None, outcome:
     return attempt
 
 
-def _username_failures(session: Session, username: str, since: dt.datetime):
+def _others(excluding: int | None):
+    return LoginAttempt.id != excluding if excluding is not None else true()
+
+
+def _username_failures(session: Session, username: str, since: dt.datetime,
+                       excluding: int | None = None):
     last_success = session.scalar(
         select(func.max(LoginAttempt.created_at)).where(
             LoginAttempt.username == username, LoginAttempt.outcome.in_((SUCCEEDED, UNLOCKED))
@@ -99,20 +104,21 @@ def _username_failures(session: Session, username: str, since: dt.datetime):
             LoginAttempt.username == username,
             LoginAttempt.outcome == FAILED,
             LoginAttempt.created_at > since,
+            _others(excluding),
         )
     ).one()
 
 
 def failures_for_username(session: Session, username: str, policy: Policy,
-                          now: dt.datetime | None = None) -> int:
+                          now: dt.datetime | None = None, excluding: int | None = None) -> int:
     if not username:
         return 0
     now = now or utcnow()
-    return _username_failures(session, username, now - policy.window)[0]
+    return _username_failures(session, username, now - policy.window, excluding)[0]
 
 
 def failures_from_address(session: Session, address: str | None, policy: Policy,
-                          now: dt.datetime | None = None) -> int:
+                          now: dt.datetime | None = None, excluding: int | None = None) -> int:
     if not address:
         return 0
     now = now or utcnow()
@@ -121,17 +127,20 @@ def failures_from_address(session: Session, address: str | None, policy: Policy,
             LoginAttempt.address == address[:64],
             LoginAttempt.outcome == FAILED,
             LoginAttempt.created_at > now - policy.window,
+            _others(excluding),
         )
     )
 
 
 def locked_until(session: Session, username: str, policy: Policy,
-                 now: dt.datetime | None = None) -> dt.datetime | None:
-    """When the username's lock ends (UTC), or None when it is not locked."""
+                 now: dt.datetime | None = None, excluding: int | None = None
+                 ) -> dt.datetime | None:
+    """When the username's lock ends (UTC), or None when it is not locked (counting the
+    attempts other than ``excluding``)."""
     if not username or policy.lockout_after <= 0:
         return None
     now = now or utcnow()
-    count, last_failure = _username_failures(session, username, now - policy.window)
+    count, last_failure = _username_failures(session, username, now - policy.window, excluding)
     if count < policy.lockout_after or last_failure is None:
         return None
     until = last_failure + policy.lockout
@@ -139,14 +148,31 @@ def locked_until(session: Session, username: str, policy: Policy,
 
 
 def captcha_required(session: Session, username: str, address: str | None, policy: Policy,
-                     now: dt.datetime | None = None) -> bool:
+                     now: dt.datetime | None = None, excluding: int | None = None) -> bool:
     if policy.captcha_after <= 0:
         return False
     now = now or utcnow()
     return (
-        failures_for_username(session, username, policy, now) >= policy.captcha_after
-        or failures_from_address(session, address, policy, now) >= policy.captcha_after
+        failures_for_username(session, username, policy, now, excluding) >= policy.captcha_after
+        or failures_from_address(session, address, policy, now, excluding)
+        >= policy.captcha_after
     )
+
+
+def open_attempt(session: Session, username: str, address: str | None) -> LoginAttempt:
+    """Record a password attempt as failed *before* the password is checked, and commit.
+
+    Every worker then counts it at once: of many attempts racing in parallel, the one committed
+    k-th sees at least k-1 others, so no more than LOGIN_LOCKOUT_AFTER of them get past
+    :func:`locked_until` to a password check. :func:`settle` writes the real outcome."""
+    attempt = record(session, username, address, FAILED)
+    session.commit()
+    return attempt
+
+
+def settle(session: Session, attempt: LoginAttempt, outcome: str) -> None:
+    attempt.outcome = outcome
+    session.commit()
 
 
 def unlock(session: Session, typed: str, now: dt.datetime | None = None) -> str:

@@ -176,6 +176,46 @@ def test_lockout_counts_across_two_workers_and_success_resets(clerk, client, ses
     assert _outcomes(session)[-1] == SUCCEEDED
 
 
+def test_parallel_attempts_on_two_workers_get_no_more_password_checks_than_the_limit(
+        clerk, client, session, app, second_worker):
+    """Twenty wrong passwords sent at once, half to each worker (the captcha switched off to
+    see the lockout alone): no more than ten reach the password check."""
+    import threading
+
+    policies = []
+    for worker in (app, second_worker):
+        policies.append(worker.config["LOGIN_CAPTCHA_AFTER"])
+        worker.config["LOGIN_CAPTCHA_AFTER"] = 0
+    barrier = threading.Barrier(20)
+    errors: list[BaseException] = []
+
+    def attack(worker, number):
+        try:
+            attacker = worker.test_client()
+            attacker.environ_base["REMOTE_ADDR"] = f"10.9.0.{number}"
+            barrier.wait(timeout=30)
+            attacker.post("/login/", data={"username": "nhaplieu", "password": f"sai-{number}"})
+        except BaseException as error:  # noqa: B036  (reported below)
+            errors.append(error)
+
+    threads = [threading.Thread(target=attack, args=((app, second_worker)[n % 2], n))
+               for n in range(20)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    finally:
+        for worker, value in zip((app, second_worker), policies, strict=True):
+            worker.config["LOGIN_CAPTCHA_AFTER"] = value
+    assert not errors, errors
+    outcomes = _outcomes(session)
+    assert len(outcomes) == 20
+    assert outcomes.count(FAILED) <= 10
+    assert outcomes.count(FAILED) + outcomes.count(LOCKED) == 20
+    assert login_guard.locked_until(session, "nhaplieu", login_guard.Policy()) is not None
+
+
 def test_lock_policy_in_time(clerk, session):
     policy = login_guard.Policy()
     start = utcnow() - dt.timedelta(hours=1)

@@ -24,7 +24,6 @@ from app.extensions import db as database
 from app.formatting import format_datetime
 from app.models.login_security import (
     CAPTCHA_REFUSED,
-    FAILED,
     LOCKED,
     SSO_REFUSED,
     SUCCEEDED,
@@ -91,31 +90,28 @@ class AuthDBView(FabAuthDBView):
         back = self.appbuilder.get_url_for_login_with(next_url)
         db, policy, address = database.session, self._policy(), request.remote_addr
         username = login_guard.account_key(db, form.username.data)
+        attempt = login_guard.open_attempt(db, username, address)
 
-        until = login_guard.locked_until(db, username, policy)
+        until = login_guard.locked_until(db, username, policy, excluding=attempt.id)
         if until is not None:
-            login_guard.record(db, username, address, LOCKED)
-            db.commit()
+            login_guard.settle(db, attempt, LOCKED)
             flash(_lock_message(until), "danger")
             return redirect(back)
 
-        if login_guard.captcha_required(db, username, address, policy):
+        if login_guard.captcha_required(db, username, address, policy, excluding=attempt.id):
             passed = login_guard.check_captcha(
                 db, current_app.config["SECRET_KEY"], session.pop(CAPTCHA_SESSION_KEY, None),
                 request.form.get("captcha"),
             )
             if not passed:
-                login_guard.record(db, username, address, CAPTCHA_REFUSED)
-                db.commit()
+                login_guard.settle(db, attempt, CAPTCHA_REFUSED)
                 session[CAPTCHA_SHOWN_KEY] = True
                 flash(_("Mã xác nhận chưa đúng hoặc đã hết hạn. Vui lòng nhập mã trong hình "
                         "mới."), "warning")
                 return redirect(back)
 
         user = self.appbuilder.sm.auth_user_db(form.username.data, form.password.data)
-        if not user:
-            login_guard.record(db, username, address, FAILED)
-            db.commit()
+        if not user:  # the attempt stays recorded as failed
             until = login_guard.locked_until(db, username, policy)
             if until is not None:
                 flash(_lock_message(until), "danger")
@@ -125,8 +121,7 @@ class AuthDBView(FabAuthDBView):
                 session[CAPTCHA_SHOWN_KEY] = True
             return redirect(back)
 
-        login_guard.record(db, user.username.lower(), address, SUCCEEDED)
-        db.commit()
+        login_guard.settle(db, attempt, SUCCEEDED)
         session.pop(CAPTCHA_SHOWN_KEY, None)
         session.pop(CAPTCHA_SESSION_KEY, None)
         login_user(user, remember=False)
