@@ -76,6 +76,7 @@ OIDC_CCCD_CLAIM = os.environ.get("OIDC_CCCD_CLAIM", "cccd")
 OIDC_SCOPE = os.environ.get("OIDC_SCOPE", "openid profile")
 # the callback address registered at the provider; by default /login/vnconnect/callback here
 OIDC_REDIRECT_URI = os.environ.get("OIDC_REDIRECT_URI", "")
+OIDC_TIMEOUT = float(os.environ.get("OIDC_TIMEOUT", "10"))
 
 # Brute force (app/login_guard.py), counted in the database so every worker sees the same counts:
 # a captcha drawn by the server after a few failures for a username or from an address, then the

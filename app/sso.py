@@ -43,7 +43,8 @@ def init_sso(app: Flask) -> None:
         client_kwargs={
             "scope": app.config.get("OIDC_SCOPE") or "openid",
             "code_challenge_method": "S256",
-            "timeout": float(app.config.get("OIDC_TIMEOUT", 10)),
+            # seconds to wait for the provider (discovery, keys, token)
+            "default_timeout": float(app.config.get("OIDC_TIMEOUT", 10)),
         },
     )
     app.extensions["sso_client"] = oauth.create_client(CLIENT_NAME)

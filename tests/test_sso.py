@@ -241,3 +241,24 @@ def test_id_token_signed_with_an_unpublished_key_is_refused(world, sso, provider
     _walk(client, provider)
     assert _logged_in_user_id(client) is None
     assert any("bad_signature" in reason for reason in refusals)
+
+
+def test_unreachable_provider_leaves_the_password_form(world, app):
+    import socket
+
+    from app import create_app
+
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    offline = create_app({
+        "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+        "TESTING": True, "WTF_CSRF_ENABLED": False, "SERVER_NAME": "localhost",
+        "OIDC_ISSUER": f"http://127.0.0.1:{closed}", "OIDC_CLIENT_ID": "htttbc",
+        "OIDC_CLIENT_SECRET": "x", "OIDC_TIMEOUT": 2,
+    })
+    client = offline.test_client()
+    answer = client.get("/login/vnconnect")
+    assert answer.headers["Location"].endswith("/login/")
+    assert "Không kết nối được Cổng dịch vụ công quốc gia" in client.get("/login/").get_data(
+        as_text=True)
