@@ -66,6 +66,34 @@ AUTH_ROLE_ADMIN = "Quản trị cấp tỉnh"
 AUTH_ROLE_PUBLIC = "Public"
 AUTH_USER_REGISTRATION = False
 
+# Single sign-on through an OpenID Connect provider (the national portal's VNConnect), beside the
+# password form (app/sso.py). The button shows when the three are set. An account is matched by
+# the national ID (CCCD) claim only; no account is ever created from the provider's answer.
+OIDC_ISSUER = os.environ.get("OIDC_ISSUER", "")
+OIDC_CLIENT_ID = os.environ.get("OIDC_CLIENT_ID", "")
+OIDC_CLIENT_SECRET = os.environ.get("OIDC_CLIENT_SECRET", "")
+OIDC_CCCD_CLAIM = os.environ.get("OIDC_CCCD_CLAIM", "cccd")
+OIDC_SCOPE = os.environ.get("OIDC_SCOPE", "openid profile")
+# the callback address registered at the provider; by default /login/vnconnect/callback here
+OIDC_REDIRECT_URI = os.environ.get("OIDC_REDIRECT_URI", "")
+OIDC_TIMEOUT = float(os.environ.get("OIDC_TIMEOUT", "10"))
+
+# Brute force (app/login_guard.py), counted in the database so every worker sees the same counts:
+# a captcha drawn by the server after a few failures for a username or from an address, then the
+# username locked for a while after many failures.
+LOGIN_CAPTCHA_AFTER = int(os.environ.get("LOGIN_CAPTCHA_AFTER", "3"))
+LOGIN_LOCKOUT_AFTER = int(os.environ.get("LOGIN_LOCKOUT_AFTER", "10"))
+LOGIN_LOCKOUT_WINDOW_MINUTES = int(os.environ.get("LOGIN_LOCKOUT_WINDOW_MINUTES", "15"))
+LOGIN_LOCKOUT_MINUTES = int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15"))
+LOGIN_CAPTCHA_TTL_SECONDS = 300
+# Optionally, FAB's per-address rate limit on the login form too, with a storage every worker
+# shares (e.g. redis://127.0.0.1:6379/0); without one it stays off, each worker would count alone.
+if os.environ.get("RATELIMIT_STORAGE_URI"):
+    RATELIMIT_STORAGE_URI = os.environ["RATELIMIT_STORAGE_URI"]
+    RATELIMIT_ENABLED = True
+    AUTH_RATE_LIMITED = True
+    AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "20 per minute")
+
 BABEL_DEFAULT_LOCALE = "vi"
 BABEL_DEFAULT_FOLDER = "translations"
 LANGUAGES = {

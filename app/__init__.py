@@ -57,6 +57,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     import app.models  # noqa: F401,I001  (registers every table on the shared metadata)
 
     db.init_app(flask_app)
+    from app.sso import init_sso
+
+    init_sso(flask_app)
     migrate.init_app(flask_app, db, directory=MIGRATIONS_DIR)
 
     from app import audit

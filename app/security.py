@@ -19,6 +19,7 @@ from app.passwords import PASSWORD_RULE, password_complexity, password_problem  
 from app.roles import GRANTABLE_BY_UNIT_ADMIN, PROVINCIAL_ADMIN, ROLE_PERMISSIONS, SEED_ROLES
 from app.scoping import current_user, is_provincial_admin, read_criterion
 from app.views.base import ReadableValuesMixin, ScopedInterface, ScopedWriteMixin
+from app.views.login import AuthDBView
 
 
 def grantable_role_names() -> list[str]:
@@ -146,6 +147,8 @@ class ScopedResetPasswordView(ResetPasswordView):
 class AppSecurityManager(SecurityManager):
     user_model = AppUser
     userdbmodelview = AppUserView
+    # the password form with captcha and lockout, and single sign-on beside it
+    authdbview = AuthDBView
     resetpasswordview = ScopedResetPasswordView
 
     def __init__(self, appbuilder):

@@ -54,8 +54,9 @@ def _postgres_database(request):
     return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
 
 
-def build_app(database_url: str):
-    """Upgrade an empty database with Alembic, then build the app on it with the seed roles."""
+def build_app(database_url: str, **settings):
+    """Upgrade an empty database with Alembic, then build the app on it with the seed roles
+    (settings: more configuration for the app, e.g. an identity provider's)."""
     from flask_migrate import upgrade
 
     from app import create_app
@@ -67,6 +68,7 @@ def build_app(database_url: str):
         "TESTING": True,
         "WTF_CSRF_ENABLED": False,
         "SERVER_NAME": "localhost",
+        **settings,
     }
     bootstrap = create_app(overrides)
     with bootstrap.app_context():

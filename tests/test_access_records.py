@@ -45,7 +45,7 @@ def test_downloads_and_exports_are_recorded_and_seen_within_scope(client, sessio
     factories.login(client, "xa1.nhaplieu")
     assert client.get(f"/entry/{report.id}/pdf").status_code == 200
     assert client.get(f"/entry/{report.id}").status_code == 200  # a page: not recorded
-    (download,) = _records(session)
+    (download,) = _records(session, "download")
     assert (download.action, download.user_id, download.unit_id, download.target) == (
         "download", people["entry"].id, report.unit_id, f"/entry/{report.id}/pdf")
     assert download.address == "127.0.0.1" and download.status == 200
@@ -81,3 +81,19 @@ def test_api_reads_are_recorded_with_the_key_account(app_ctx, session):
     assert client.get(query, headers={"Authorization": "Bearer sst_wrong"}).status_code == 401
     (read,) = _records(session, "api_read")
     assert read.user_id == lead.id and read.target.startswith("/api/v1/figures/?regime=")
+
+
+def test_log_ins_are_recorded_with_their_address_and_outcome(client, session):
+    report, people = cycle_setup(session)
+    factories.login(client, "xa1.nhaplieu", password="sai-mat-khau")
+    factories.login(client, "khong.ton.tai", password="sai-mat-khau")
+    factories.login(client, "xa1.nhaplieu")
+    records = _records(session)
+    assert [(r.action, r.username) for r in records] == [
+        ("login_failed", "xa1.nhaplieu"), ("login_failed", "khong.ton.tai"),
+        ("login", "xa1.nhaplieu")]
+    # a failure on an existing account belongs to its unit (its admin sees it); the unknown
+    # name to nobody's but the province's
+    assert [r.unit_id for r in records] == [report.unit_id, None, report.unit_id]
+    assert records[2].user_id == people["entry"].id
+    assert all(r.address == "127.0.0.1" for r in records)

@@ -43,3 +43,36 @@ def import_accounts_command(file: str, dry_run: bool, out: str) -> None:
         with os.fdopen(fd, "wb") as handle:
             handle.write(logins_workbook(result.created))
         click.echo(f"Đã ghi tên đăng nhập và mật khẩu lần đầu của {len(result.created)} tài khoản vào «{out}».")
+
+
+@accounts_cli.command(
+    "unlock",
+    help="Mở khóa đăng nhập của tài khoản bị tạm khóa do nhập sai mật khẩu nhiều lần "
+    "(đếm lại số lần sai từ đầu, như sau một lần đăng nhập thành công).",
+)
+@click.argument("username")
+@with_appcontext
+def unlock_command(username: str) -> None:
+    from app.login_guard import unlock
+
+    name = unlock(db.session, username)
+    db.session.commit()
+    click.echo(f"Đã mở khóa đăng nhập của «{name}».")
+
+
+@accounts_cli.command(
+    "prune-logins",
+    help="Xóa nhật ký các lần đăng nhập cũ hơn số ngày cho trước.",
+)
+@click.option("--days", type=click.IntRange(min=1), default=180, show_default=True)
+@with_appcontext
+def prune_logins_command(days: int) -> None:
+    import datetime as dt
+
+    from app.login_guard import prune
+    from app.models.people import utcnow
+
+    removed = prune(db.session, utcnow() - dt.timedelta(days=days))
+    db.session.commit()
+    click.echo(f"Đã xóa {removed} lần đăng nhập cũ hơn {days} ngày.")
+

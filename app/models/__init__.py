@@ -13,6 +13,7 @@ from app.models.indicators import (
     IndicatorGroup,
     ValueColumn,
 )
+from app.models.login_security import LoginAttempt, LoginCaptcha
 from app.models.maintenance import MaintenanceNotice
 from app.models.notifications import Notification
 from app.models.operations import BackfilledSending, Outage
@@ -40,9 +41,10 @@ __all__ = [
     "Outage",
     "SupportMessage",
     "SupportRequest",
-
     "ExchangeFigure",
     "ExchangeMessage",
+    "LoginAttempt",
+    "LoginCaptcha",
     "Notification",
     "JobRun",
     "SchedulerLock",
