@@ -190,11 +190,23 @@ class ScopedModelView(ReadableValuesMixin, ScopedWriteMixin, ModelView):
     page_size = 50
 
 
+def refusal_403(api):
+    """FAB's 403 with the reason in Vietnamese (a read-only API key, or a missing role)."""
+    from flask import g
+
+    reason = g.pop("_access_refusal", None)
+    return api.response(403, message=str(reason or _(
+        "Tài khoản không có quyền thực hiện thao tác này (theo vai trò được cấp).")))
+
+
 class ScopedModelRestApi(ScopedWriteMixin, ModelRestApi):
     """A generated REST API with the same scoping as the screens."""
 
     allow_browser_login = True
     page_size = 50
+
+    def response_403(self):
+        return refusal_403(self)
 
     def _refused(self, error: DomainError):
         self.datamodel.session.rollback()
