@@ -24,7 +24,7 @@ def test_no_operation_answers_a_server_error(app_ctx, session):
     reports, _people = api_world(session)
     from sqlalchemy import select
 
-    from app.models import Indicator, Period, Regime, ReportValue, Unit
+    from app.models import Indicator, Period, Regime, ReportValue
 
     # path ids of rows that exist (random ids would only ever meet 404)
     first = {
@@ -55,7 +55,7 @@ def test_no_operation_answers_a_server_error(app_ctx, session):
         @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
                   phases=[Phase.explicit, Phase.generate],
                   suppress_health_check=list(HealthCheck))
-        def call(case):
+        def call(case, operation=operation):
             forget_request_user()
             resource = operation.path.split("/")[3] if operation.path.count("/") > 3 else ""
             if "pk" in (case.path_parameters or {}) and resource in first:

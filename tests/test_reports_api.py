@@ -116,6 +116,8 @@ def test_reports_are_scoped_for_reading_and_writing_across_two_communes(app_ctx,
     assert listed.status_code == 200, listed.get_data(as_text=True)
     ids = {row["id"] for row in listed.get_json()["result"]}
     assert ids == {reports["one"].id, reports["one_oct"].id}
+    drafts = one.get("/api/v1/report/?q=(filters:!((col:state,opr:eq,value:draft)))")
+    assert {row["id"] for row in drafts.get_json()["result"]} == ids
     assert one.get(f"/api/v1/report/{reports['two'].id}").status_code == 404
     assert one.get(f"/api/v1/report/{reports['two'].id}/values").status_code == 404
     refused = one.put(f"/api/v1/report/{reports['two'].id}/values",
@@ -170,6 +172,22 @@ def test_a_read_only_key_reads_but_never_writes(app_ctx, session):
     session.expire_all()
     assert load_values(session, reports["one"]) == {}
     assert reports["one"].state == "draft"
+
+
+def test_a_unit_admin_issues_a_read_and_write_key(app_ctx, session):
+    from app.roles import UNIT_ADMIN
+    from tests.test_entry_workflow import Person
+
+    reports, people = api_world(session)
+    factories.user(session, "xa1.quantri", reports["one"].unit, [UNIT_ADMIN])
+    session.commit()
+    admin = Person(app_ctx, "xa1.quantri")
+    page = admin.post("/api-keys/issue", data={"account_id": str(people["entry"].id),
+                                               "name": "Phần mềm thống kê", "days": "30",
+                                               "scope": "read,write"}).get_data(as_text=True)
+    assert "Đọc và ghi" in page
+    (key,) = current_app.appbuilder.sm.find_api_keys_for_user(people["entry"].id)
+    assert key.scopes == "read,write"
 
 
 def test_transitions_follow_the_screens_rules_with_reasons(app_ctx, session):
