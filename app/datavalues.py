@@ -2,7 +2,8 @@
 
 A data value names its place by codes — ``orgUnit`` (the unit's administrative or internal
 code), ``period`` (a period id, or a code: ``202611`` month, ``2026Q4`` quarter, ``2026S1``
-half year, ``2026N9`` nine months, ``2026`` year), ``dataElement`` (the indicator's code) and
+half year, ``2026N9`` nine months, ``2026`` year; a number of 4 or 6 digits is always read
+as a code), ``dataElement`` (the indicator's code) and
 ``column`` (the catalogue's value column key, or the form's own column key) with an optional
 ``breakdown`` — and carries a ``value``. It is resolved to one cell of one existing report: the
 unit's report of that period whose form maps a row to the indicator and has that column
@@ -92,8 +93,8 @@ def parse_period(token) -> tuple[str, int, int] | int | None:
             year = int(match.group(1))
             number = int(match.group(2)) if match.lastindex and match.lastindex > 1 else 1
             return frequency, year, number
-    if text.isdigit() and len(text) <= 9:
-        return int(text) or None
+    if text.isdigit() and len(text) not in (4, 6) and len(text) <= 9:
+        return int(text) or None  # 4 and 6 digits are codes (2026, 202611), never ids
     return None
 
 

@@ -174,6 +174,29 @@ def test_a_read_only_key_reads_but_never_writes(app_ctx, session):
     assert reports["one"].state == "draft"
 
 
+def test_the_lead_agency_assigns_a_report_and_a_clerk_may_not(app_ctx, session):
+    from app.models import Report
+
+    reports, people = api_world(session)
+    three = factories.unit(session, "UBND xã Ba", parent=reports["one"].unit.parent,
+                           type_code="commune", admin_code="28003")
+    reports["one"].regime.reporting_units.extend([reports["one"].unit, three])
+    session.commit()
+    body = {"period": reports["one"].period_id, "form_code": "TEST-B01",
+            "units": ["28003", "28001"]}
+    clerk = Caller(app_ctx, key_of(people["entry"]))
+    refused = clerk.post("/api/v1/report/", json=body)
+    assert refused.status_code == 403 and "Giao báo cáo" in refused.get_json()["message"]
+    lead = Caller(app_ctx, key_of(people["reviewer"]))
+    done = lead.post("/api/v1/report/", json=body)
+    assert done.status_code == 201, done.get_data(as_text=True)
+    assert done.get_json()["already"] == 1 and len(done.get_json()["created"]) == 1
+    created = session.get(Report, done.get_json()["created"][0])
+    assert created.unit_id == three.id and created.state == "draft"
+    unknown = lead.post("/api/v1/report/", json=dict(body, units=["99999"]))
+    assert unknown.status_code == 422 and "99999" in unknown.get_json()["message"]
+
+
 def test_a_unit_admin_issues_a_read_and_write_key(app_ctx, session):
     from app.roles import UNIT_ADMIN
     from tests.test_entry_workflow import Person

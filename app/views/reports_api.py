@@ -118,7 +118,7 @@ class ReportApi(ScopedModelRestApi):
     resource_name = "report"
     openapi_spec_tag = "Reports"
     datamodel = ScopedInterface(Report)
-    include_route_methods = {"get", "get_list", "values", "save", "transition"}
+    include_route_methods = {"get", "get_list", "post", "values", "save", "transition"}
     list_columns = [
         "id", "regime.code", "period_id", "period.label", "unit_id", "unit.name",
         "unit.admin_code", "unit.internal_code", "form_code", "kind", "state", "revision",
@@ -151,6 +151,78 @@ class ReportApi(ScopedModelRestApi):
         if criterion is not None:
             query = query.where(criterion)
         return db.session.scalars(query).first()
+
+    @expose_api("/", methods=["POST"])
+    @protect()
+    @safe
+    def post(self):
+        """Assign a period's report to units (as Báo cáo › Giao báo cáo does).
+        ---
+        post:
+          summary: Giao báo cáo của một kỳ cho các đơn vị (như màn hình Giao báo cáo)
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  required: [period, form_code, units]
+                  properties:
+                    period: {type: integer, description: id của kỳ báo cáo}
+                    form_code: {type: string, description: mã biểu mẫu, ví dụ KTXH-B01}
+                    units:
+                      type: array
+                      items: {type: string}
+                      description: mã đơn vị (mã hành chính hoặc mã nội bộ)
+          responses:
+            201: {description: "the reports created; units that held one already are counted"}
+            400: {$ref: '#/components/responses/400'}
+            401: {$ref: '#/components/responses/401'}
+            403: {description: the account may not assign these reports, with the reason}
+            404: {$ref: '#/components/responses/404'}
+            422: {description: the choice is wrong (form, inactive unit…), with the reason}
+        """
+        from app.assignment import assign
+        from app.errors import PermissionDenied
+
+        data = request.get_json(silent=True)
+        codes = data.get("units") if isinstance(data, dict) else None
+        period_id = data.get("period") if isinstance(data, dict) else None
+        form_code = data.get("form_code") if isinstance(data, dict) else None
+        if (not isinstance(period_id, int) or isinstance(period_id, bool)
+                or not isinstance(form_code, str) or not isinstance(codes, list) or not codes
+                or not all(isinstance(c, str) and c.strip() for c in codes)):
+            return self.response_400(message=_(
+                "Cần period (id kỳ), form_code (mã biểu mẫu) và units (danh sách mã đơn vị)."))
+        user = current_user()
+        query = select(Period).where(Period.id == period_id)
+        criterion = read_criterion(Period, user)
+        if criterion is not None:
+            query = query.where(criterion)
+        period = db.session.scalars(query).first()
+        if period is None:
+            return self.response_404()
+        codes = [c.strip() for c in codes]
+        units = dict(db.session.execute(select(Unit.admin_code, Unit.id).where(
+            Unit.admin_code.in_(codes))).all())
+        units.update(db.session.execute(select(Unit.internal_code, Unit.id).where(
+            Unit.internal_code.in_(codes))).all())
+        unknown = [c for c in codes if c not in units]
+        if unknown:
+            return self.response(422, message=_("Không có đơn vị mã: %(codes)s.",
+                                                codes=", ".join(unknown)), field="units")
+        try:
+            summary = assign(db.session, period, form_code, units=list(units.values()),
+                             actor=user)
+            db.session.commit()
+        except PermissionDenied as error:
+            db.session.rollback()
+            return self.response(403, message=error.message)
+        except DomainError as error:
+            db.session.rollback()
+            return self.response(422, message=error.message, field=error.field)
+        return self.response(201, message=summary.message(), created=summary.created,
+                             already=summary.already)
 
     @expose_api("/<int:pk>/values", methods=["GET"])
     @protect()
