@@ -41,6 +41,7 @@ from app.datavalues import (
 from app.errors import DomainError
 from app.extensions import db
 from app.models import Period, Regime, Report, ReportValue, Unit
+from app.models.forms import utcnow
 from app.reports import (
     CellIndex,
     ReportConflict,
@@ -320,6 +321,7 @@ class ReportApi(ScopedModelRestApi):
             saved_narratives = _save_narratives(report, narrative_changes, base, user)
             if saved_narratives and not result.saved:
                 report.revision = Report.revision + 1
+                report.updated_at = utcnow()
                 report.updated_by_id = user.id
             db.session.flush()
             db.session.refresh(report, ["revision"])
