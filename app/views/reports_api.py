@@ -88,11 +88,9 @@ def report_cells(report: Report) -> list[dict]:
             "breakdown": column.breakdown if column is not None else None,
             "value": _plain(values.get(cell.key)),
         })
-    known = {c["key"] for c in cells}
     for block in spec.narrative_blocks:
         cells.append({"key": block.key, "kind": "narrative", "type": "text",
                       "value": _plain(values.get(block.key))})
-        known.add(block.key)
     return cells
 
 
