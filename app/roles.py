@@ -32,10 +32,14 @@ _READ_COMMON = [
     (_MENUS_FOR_ALL, "menu_access"),
     (r"(UserInfoEditView|ResetMyPasswordView)", ANY),
     (r"AppUserView", r"(can_userinfo|can_userinfoedit|can_resetmypassword)"),
+    # the API's OpenAPI document and Swagger UI (app/views/reports_api.py)
+    (r"(OpenApi|SwaggerView)", r"(can_get|can_show)"),
 ]
 
 # Reports: the list and the entry page (entry roles fill and save; the others read).
-_REPORT_VIEWS = r"(ReportView|ReportEntryView)"
+# the REST API of reports, values and the dataValueSets import follows the screens: entry
+# roles read and write, the others read (app/views/reports_api.py)
+_REPORT_VIEWS = r"(ReportView|ReportEntryView|ReportApi|ReportValueApi|DataValueSetApi)"
 _REPORT_MENUS = (r"(Báo cáo|Danh sách báo cáo)", "menu_access")
 _REPORT_ENTRY = [(_REPORT_VIEWS, ANY), _REPORT_MENUS]
 _REPORT_READ = [
@@ -101,6 +105,7 @@ del _role
 # what), comment on it and read its sent versions; every unit role has an inbox.
 _CYCLE = [
     (r"ReportEntryView", r"(can_transition|can_comment|can_version|can_drill|can_pdf|can_docx)"),
+    (r"ReportApi", r"can_transition"),
     (r"(InboxView|SearchView|NotificationsView|SupportView)", ANY),
     (r"(Báo cáo|Việc cần làm|Tra cứu|Thông báo|Hỗ trợ)", "menu_access"),
 ]

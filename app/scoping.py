@@ -245,7 +245,24 @@ def current_user():
 
                 user = g.user = db.session.get(AppUser, user.id)
             return user
+        # a JWT (/api/v1/security/login) authenticates API calls without a session
+        jwt_user = _jwt_user()
+        if jwt_user is not None:
+            from app.extensions import db
+
+            user = g.user = db.session.get(AppUser, jwt_user.id)
+            return user
     return None
+
+
+def _jwt_user():
+    try:
+        from flask_jwt_extended import get_current_user
+        from flask_jwt_extended.exceptions import JWTExtendedException
+
+        return get_current_user()
+    except (RuntimeError, LookupError, JWTExtendedException):
+        return None
 
 
 def user_scope_path(user) -> str | None:

@@ -21,6 +21,15 @@ from app.scoping import current_user, is_provincial_admin, read_criterion
 from app.views.base import ReadableValuesMixin, ScopedInterface, ScopedWriteMixin
 from app.views.login import AuthDBView
 
+READ_PERMISSIONS = frozenset({"can_get", "can_list", "can_show", "can_info", "can_download",
+                              "menu_access"})
+
+
+def api_key_scopes(text: str | None) -> frozenset[str]:
+    """The scopes of an API key as stored by FAB (comma separated); none means read."""
+    scopes = {part.strip().lower() for part in (text or "").split(",") if part.strip()}
+    return frozenset(scopes or {"read"})
+
 
 def grantable_role_names() -> list[str]:
     user = current_user()
@@ -155,6 +164,28 @@ class AppSecurityManager(SecurityManager):
         super().__init__(appbuilder)
         # FAB gives the user screen a plain datamodel; ours adds the unit scope.
         self.userdbmodelview.datamodel = ScopedInterface(self.user_model)
+
+    # -- API keys: "read" keys only read ------------------------------------------------------
+    def validate_api_key(self, api_key_string: str):
+        """FAB's check of the key, then its scopes kept for the request: a key issued "read"
+        (the default, and every key issued before scopes were offered) only reads; a key
+        issued "read,write" may also do what its account's roles allow."""
+        user = super().validate_api_key(api_key_string)
+        if user is not None:
+            key = self.session.query(self.api_key_model).filter(
+                self.api_key_model.lookup_hash == self._compute_lookup_hash(api_key_string)
+            ).one_or_none()
+            g._api_key_scopes = api_key_scopes(getattr(key, "scopes", None))
+        return user
+
+    def has_access(self, permission_name, view_name) -> bool:
+        if (has_request_context() and getattr(g, "_api_key_user", False)
+                and permission_name not in READ_PERMISSIONS
+                and "write" not in g.get("_api_key_scopes", ())):
+            g._access_refusal = _l(
+                "Khóa API này chỉ được đọc: cần khóa có quyền ghi (cấp ở màn hình «Khóa API»).")
+            return False
+        return super().has_access(permission_name, view_name)
 
     def exist_permission_on_roles(self, view_name, permission_name, role_ids) -> bool:
         """FAB asks once per menu item and per check; answer from the roles' permission

@@ -30,6 +30,7 @@ from app.models import (
     Regime,
     RegimeRoleGrant,
     Report,
+    ReportValue,
     SigningCertificate,
     StampImage,
     TrustAnchor,
@@ -103,6 +104,8 @@ def _foreign_rows(session, world) -> dict[type, object]:
                                  spec_json="{}", content_hash="0" * 64),
     )
     rows[FormVersion] = rows[Report].form_version
+    rows[ReportValue] = ReportValue(report=rows[Report], row_key="r1", column_key="c1",
+                                    text_value=FOREIGN)
     rows[IndicatorResponsibility] = IndicatorResponsibility(
         regime=regime_b, indicator=rows[Indicator], unit=b1
     )

@@ -99,6 +99,11 @@ def register_views(appbuilder) -> None:
 
     register_figures_api(appbuilder)
 
+    # Reports, values, the reporting cycle and the dataValueSets import (app/views/reports_api.py)
+    from app.views.reports_api import register_reports_api
+
+    register_reports_api(appbuilder)
+
     # The dashboard and its configuration (app/views/dashboard.py)
     from app.views.dashboard import register_dashboard_views
 

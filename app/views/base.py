@@ -120,6 +120,51 @@ def check_write_scope(item) -> None:
             )
 
 
+# what people call the rows that may still point at a row someone wants to delete
+TABLE_WORDS = {
+    "report": "báo cáo", "report_value": "giá trị số liệu", "period": "kỳ báo cáo",
+    "regime": "chế độ báo cáo", "unit": "đơn vị", "ab_user": "tài khoản",
+    "indicator": "chỉ tiêu", "form_version": "biểu mẫu", "report_event": "bước xử lý báo cáo",
+    "report_version": "bản đã gửi", "user_unit_history": "lịch sử đơn vị công tác",
+}
+
+
+def check_unreferenced(item) -> None:
+    """Raise DomainError, naming what still uses it, when other rows point at ``item`` (a
+    period that has reports, a unit with sub-units or accounts…). The database would refuse
+    the delete anyway; this says why in words, on every database. Rows the ORM removes with
+    the item (association tables, delete cascades) do not count."""
+    from sqlalchemy import func
+
+    state = sa_inspect(item)
+    if not state.persistent:
+        return
+    session, mapper = state.session, state.mapper
+    removed_with_it = set()
+    for rel in mapper.relationships:
+        if rel.secondary is not None:
+            removed_with_it.add(rel.secondary.name)
+        elif rel.cascade.delete:
+            removed_with_it.add(rel.mapper.local_table.name)
+    table, pk = mapper.local_table, state.identity[0]
+    used = []
+    with session.no_autoflush:
+        for other in table.metadata.sorted_tables:
+            if other.name in removed_with_it:
+                continue
+            for fk in other.foreign_keys:
+                if fk.column.table is not table or (fk.ondelete or "").upper() in (
+                        "CASCADE", "SET NULL"):
+                    continue
+                count = session.scalar(
+                    select(func.count()).select_from(other).where(fk.parent == pk))
+                if count:
+                    used.append(f"{count} {TABLE_WORDS.get(other.name, other.name)}")
+    if used:
+        raise DomainError(_("Không xóa được vì còn %(what)s dùng bản ghi này.",
+                            what=", ".join(dict.fromkeys(used))))
+
+
 class ScopedWriteMixin:
     """pre_add / pre_update / pre_delete hooks that keep writes inside the user's subtree."""
 
@@ -141,6 +186,7 @@ class ScopedWriteMixin:
         from app.retention import check_deletable
 
         check_deletable(self.datamodel.session.connection(), item)
+        check_unreferenced(item)
 
 
 BLANK_CHOICE = _l("— Không chọn —")
@@ -193,24 +239,73 @@ class ScopedModelView(ReadableValuesMixin, ScopedWriteMixin, ModelView):
     page_size = 50
 
 
+def refusal_403(api):
+    """FAB's 403 with the reason in Vietnamese (a read-only API key, or a missing role)."""
+    from flask import g
+
+    reason = g.pop("_access_refusal", None)
+    return api.response(403, message=str(reason or _(
+        "Tài khoản không có quyền thực hiện thao tác này (theo vai trò được cấp).")))
+
+
 class ScopedModelRestApi(ScopedWriteMixin, ModelRestApi):
     """A generated REST API with the same scoping as the screens."""
 
     allow_browser_login = True
     page_size = 50
 
+    def response_403(self):
+        return refusal_403(self)
+
     def _refused(self, error: DomainError):
         self.datamodel.session.rollback()
         status = 403 if isinstance(error, PermissionDenied) else 422
         return self.response(status, message=error.message)
 
+    def _related_problem(self, columns):
+        """A 422 answer when a related field of the posted JSON is not the id (or, for a
+        list, the ids) of a row the caller can see; None when they all are. Checked before
+        FAB's schema, which would otherwise create a new related row out of a posted object,
+        or fail on one (a server error)."""
+        data = request.get_json(silent=True)
+        if not isinstance(data, dict):
+            return None
+        for name in columns:
+            if name not in data or not self.datamodel.is_relation(name):
+                continue
+            value = data[name]
+            many = (self.datamodel.is_relation_many_to_many(name)
+                    or self.datamodel.is_relation_one_to_many(name))
+            ids = value if many and isinstance(value, list) else [value]
+            if value is None and not many:
+                continue
+            if not all(isinstance(v, int) and not isinstance(v, bool) for v in ids):
+                return self.response_422(message={name: [_(
+                    "Trường «%(field)s» nhận số hiệu (id) của bản ghi liên quan%(many)s.",
+                    field=name, many=_(", dạng danh sách") if many else "")]})
+            related = self.datamodel.get_related_interface(name)
+            found = {related.get_pk_value(row) for row in
+                     (related.get(v) for v in set(ids)) if row is not None}
+            missing = sorted(set(ids) - found)
+            if missing:
+                return self.response_422(message={name: [_(
+                    "Trường «%(field)s»: không có bản ghi số hiệu %(ids)s trong phạm vi của bạn.",
+                    field=name, ids=", ".join(str(v) for v in missing))]})
+        return None
+
     def post_headless(self):
+        problem = self._related_problem(self.add_columns)
+        if problem is not None:
+            return problem
         try:
             return super().post_headless()
         except DomainError as error:
             return self._refused(error)
 
     def put_headless(self, pk):
+        problem = self._related_problem(self.edit_columns)
+        if problem is not None:
+            return problem
         try:
             return super().put_headless(pk)
         except DomainError as error:

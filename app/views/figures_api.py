@@ -131,8 +131,9 @@ class ApiKeyAdminView(BaseView):
             flash(_("Chọn tài khoản trong phạm vi của bạn và đặt tên cho khóa."), "danger")
             return self._page(), 422
         days = request.form.get("days", type=int) or 365
+        scopes = "read,write" if request.form.get("scope") == "read,write" else "read"
         issued = self.appbuilder.sm.create_api_key(
-            account, name, scopes="read",
+            account, name, scopes=scopes,
             expires_on=dt.datetime.now() + dt.timedelta(days=min(days, 3 * 365)))
         return self._page(issued=issued)
 
