@@ -24,6 +24,8 @@ from app.models import (
     BreakdownOption,
     CalendarDay,
     DashboardItem,
+    ExchangeFigure,
+    ExchangeMessage,
     FormVersion,
     Indicator,
     IndicatorGroup,
@@ -124,6 +126,8 @@ SCOPES: dict[type, object] = {
     UnitType: SharedCatalogue("Loại đơn vị dùng chung"),
     CalendarDay: SharedCatalogue("Lịch nghỉ lễ, làm bù dùng chung toàn quốc"),
     AuditEntry: AdminOnly("Nhật ký thay đổi chỉ quản trị cấp tỉnh xem"),
+    ExchangeMessage: AdminOnly("Nhật ký trao đổi với cấp trên do quản trị cấp tỉnh theo dõi"),
+    ExchangeFigure: AdminOnly("Số liệu cấp dưới gửi lên do quản trị cấp tỉnh theo dõi"),
     FormVersion: SharedCatalogue(
         "Biểu mẫu dùng chung; đơn vị ban hành sửa biểu mẫu của mình", owner_attr="owner_unit"
     ),

@@ -16,12 +16,15 @@ from flask_appbuilder import ModelRestApi, ModelView
 from sqlalchemy import func, select
 
 from app.models import (
+    AccessRecord,
     AppUser,
     AuditEntry,
     Breakdown,
     BreakdownOption,
     CalendarDay,
     DashboardItem,
+    ExchangeFigure,
+    ExchangeMessage,
     FormVersion,
     Indicator,
     IndicatorGroup,
@@ -117,6 +120,15 @@ def _foreign_rows(session, world) -> dict[type, object]:
     rows[StampImage] = StampImage(person=user_b, png=b"-")
     rows[TrustAnchor] = TrustAnchor(kind="root", name=FOREIGN, der=b"-", sha256="c" * 64)
     rows[DashboardItem] = DashboardItem(title=FOREIGN, kind="line", regime=regime_b)
+    rows[AccessRecord] = AccessRecord(action="download", user=user_b, unit=b1, target=FOREIGN,
+                                      username=user_b.username)
+    rows[ExchangeMessage] = ExchangeMessage(
+        direction="in", message_id=FOREIGN, message_type="report_data", payload="{}",
+        content_hash="d" * 64, unit_code="B1", regime_code=regime_b.code, period_label=FOREIGN)
+    rows[ExchangeFigure] = ExchangeFigure(
+        message=rows[ExchangeMessage], unit_code="B1", regime_code=regime_b.code,
+        form_code="CD-B01", period_frequency="month", period_year=2026, period_number=11,
+        period_label=FOREIGN, indicator_code="CT-B", column_key="c1")
     for row in rows.values():
         session.add(row)
     session.flush()

@@ -20,7 +20,6 @@ from flask import flash, redirect, request, url_for
 from flask_appbuilder import BaseView, ModelView, expose, has_access
 from flask_appbuilder.api import BaseApi, safe
 from flask_appbuilder.api import expose as expose_api
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import protect
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -34,7 +33,7 @@ from app.extensions import db
 from app.formatting import format_datetime
 from app.models import ExchangeFigure, ExchangeMessage, Report
 from app.scoping import current_user
-from app.views.base import check_csrf
+from app.views.base import ScopedInterface, check_csrf
 
 
 class ExchangeApi(BaseApi):
@@ -131,7 +130,7 @@ class ExchangeApi(BaseApi):
 
 
 class ExchangeMessageView(ModelView):
-    datamodel = SQLAInterface(ExchangeMessage)
+    datamodel = ScopedInterface(ExchangeMessage)
     list_title = _l("Nhật ký trao đổi với cấp trên, cấp dưới")
     show_title = _l("Thông điệp trao đổi")
     base_permissions = ["can_list", "can_show"]
@@ -159,7 +158,7 @@ class ExchangeMessageView(ModelView):
 
 
 class ExchangeFigureView(ModelView):
-    datamodel = SQLAInterface(ExchangeFigure)
+    datamodel = ScopedInterface(ExchangeFigure)
     list_title = _l("Số liệu cấp dưới gửi lên")
     base_permissions = ["can_list", "can_show"]
     base_order = ("id", "desc")
