@@ -72,10 +72,12 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    null,
     or_,
     select,
     true,
     type_coerce,
+    union_all,
 )
 from sqlalchemy.orm import aliased
 from sqlalchemy.types import NullType
@@ -787,10 +789,10 @@ def _one_period_statement(levels: int, by_unit: bool, some_indicators: bool, low
             .where(*conditions, number.is_not(None)).group_by(*keys))
 
 
-def _nearest_parameters(session, *, regime, form_code: str, period_id: int, root_unit,
-                        provisional: bool) -> tuple[int, dict]:
-    """The levels and the bound parameters of ``_nearest_values``."""
-    return _levels_between(session, root_unit), {
+def _nearest_parameters(*, regime, form_code: str, period_id: int, root_unit,
+                        provisional: bool) -> dict:
+    """The bound parameters of ``_nearest_values``."""
+    return {
         "period_id": period_id, "form_code": form_code,
         "states": list(PROVISIONAL_STATES if provisional else OFFICIAL_STATES),
         "below": root_unit.path + "%", "root_id": root_unit.id, "root_depth": root_unit.depth,
@@ -799,20 +801,33 @@ def _nearest_parameters(session, *, regime, form_code: str, period_id: int, root
 
 
 _I = Indicator.__table__
-_UNUSUAL = select(_I.c.id, _I.c.aggregation_over_units, _I.c.numerator_id,
-                  _I.c.denominator_id).where(or_(
-                      _I.c.aggregation_over_units != "sum",
-                      and_(_I.c.numerator_id.is_not(None), _I.c.denominator_id.is_not(None))))
+# before a roll-up, in one round trip: the subtree's deepest level, then the catalogue's
+# indicators that are not simply summed over units and its ratio indicators
+_AHEAD = union_all(
+    select(literal("depth"), func.max(Unit.__table__.c.depth), null(), null(), null())
+    .where(Unit.__table__.c.path.like(bindparam("below"))),
+    select(literal("indicator"), _I.c.id, _I.c.aggregation_over_units, _I.c.numerator_id,
+           _I.c.denominator_id)
+    .where(or_(_I.c.aggregation_over_units != "sum",
+               and_(_I.c.numerator_id.is_not(None), _I.c.denominator_id.is_not(None)))),
+)
 
 
-def _indicator_facts(session) -> tuple[dict[int, str], list[tuple]]:
-    """The catalogue's indicators that are not simply summed over units, with their
-    aggregation, and every ratio indicator as (ratio, numerator, denominator): one statement
-    over the catalogue (most indicators sum)."""
-    rows = session.connection().execute(_UNUSUAL).all()
-    return ({row[0]: row[1] for row in rows if row[1] != "sum"},
-            [(row[0], row[2], row[3]) for row in rows
-             if row[2] is not None and row[3] is not None])
+def _ahead(session, root_unit) -> tuple[int, dict[int, str], list[tuple]]:
+    """How many levels can stand between ``root_unit`` and a unit below it (as
+    ``_levels_between``); the aggregation of the indicators that do not sum over units; every
+    ratio indicator as (ratio, numerator, denominator). One statement."""
+    levels, kinds, ratios = 0, {}, []
+    for what, number, how, numerator_id, denominator_id in session.connection().execute(
+            _AHEAD, {"below": root_unit.path + "%"}):
+        if what == "depth":
+            levels = max(0, (number or root_unit.depth) - root_unit.depth - 1)
+            continue
+        if how != "sum":
+            kinds[number] = how
+        if numerator_id is not None and denominator_id is not None:
+            ratios.append((number, numerator_id, denominator_id))
+    return levels, kinds, ratios
 
 
 def _over_units_of(how: str, total, count, low, high):
@@ -828,10 +843,9 @@ def _over_units_of(how: str, total, count, low, high):
 
 def _one_period(session, *, regime, form_code: str, period_id: int, root_unit, provisional: bool,
                 indicator_ids, by_unit: bool) -> Aggregate:
-    levels, parameters = _nearest_parameters(session, regime=regime, form_code=form_code,
-                                             period_id=period_id, root_unit=root_unit,
-                                             provisional=provisional)
-    kinds, ratios = _indicator_facts(session)
+    levels, kinds, ratios = _ahead(session, root_unit)
+    parameters = _nearest_parameters(regime=regime, form_code=form_code, period_id=period_id,
+                                     root_unit=root_unit, provisional=provisional)
     if indicator_ids is not None:
         parameters["indicator_ids"] = list(indicator_ids)
     statement = _one_period_statement(levels, by_unit, indicator_ids is not None,
@@ -933,14 +947,14 @@ def unit_matrix(session, *, regime, form_code: str, period_ids, root_unit, colum
     ratios are applied per unit row; over several periods it is ``aggregate(by_unit=True)``
     laid out the same way. ``arrays``: force (or refuse) the PostgreSQL form, for tests."""
     period_ids = list(period_ids)
-    kinds, ratios = _indicator_facts(session)
+    levels, kinds, ratios = _ahead(session, root_unit)
     units: list[tuple[str, str, dict]] = []  # (code, name, figures by indicator)
     if len(period_ids) == 1:
         if arrays is None:
             arrays = session.get_bind().dialect.name == "postgresql"
-        levels, parameters = _nearest_parameters(session, regime=regime, form_code=form_code,
-                                                 period_id=period_ids[0], root_unit=root_unit,
-                                                 provisional=provisional)
+        parameters = _nearest_parameters(regime=regime, form_code=form_code,
+                                         period_id=period_ids[0], root_unit=root_unit,
+                                         provisional=provisional)
         parameters["column_key"] = column_key
         rows = session.connection().execute(_matrix_statement(levels, arrays), parameters)
         if arrays:
