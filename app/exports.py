@@ -3,8 +3,10 @@ quickly"): .xlsx, .csv (UTF-8 with a BOM, so that Excel shows Vietnamese) and JS
 labelled official or provisional.
 
 A table is a title, its label, a header and an iterator of rows; writers consume the rows as
-they come: CSV is yielded in chunks, .xlsx is written by openpyxl's write-only mode (rows go to
-a temporary file, not into memory), so a large export never holds everything at once.
+they come: CSV is yielded in chunks, .xlsx is written by XlsxWriter in constant-memory mode (each
+row goes to a temporary file once the next begins), so a large export never holds the workbook
+in memory. The breakdown by unit (``unit_matrix_table``) is a matrix of numbers and blanks after
+two label columns, written without a type test per cell.
 
 Domain code: no request is needed."""
 
