@@ -907,8 +907,7 @@ def _matrix_statement(levels: int, arrays: bool):
     ``arrays`` (PostgreSQL) one row per unit carrying its indicators and values as two arrays
     in the same order, else one row per value."""
     source, conditions = _nearest_values(levels)
-    wanted = [_V.c.report_id == _R.c.id,
-              func.coalesce(_V.c.value_column_key, _V.c.column_key) == bindparam("column_key"),
+    wanted = [func.coalesce(_V.c.value_column_key, _V.c.column_key) == bindparam("column_key"),
               _V.c.breakdown_key == "", _V.c.number_value.is_not(None),
               _V.c.indicator_id.is_not(None)]
     unit = [_U.c.id, _U.c.admin_code, _U.c.internal_code, _U.c.name]
@@ -919,13 +918,13 @@ def _matrix_statement(levels: int, arrays: bool):
             .where(*conditions).order_by(_U.c.path).subquery("nearest")  # narrow rows sorted
         values = select(type_coerce(func.array_agg(_V.c.indicator_id), NullType()).label("ids"),
                         type_coerce(func.array_agg(_V.c.number_value), NullType()).label("vals")) \
-            .where(_V.c.report_id == reports.c.report_id, *wanted[1:]).lateral("per_report")
+            .where(_V.c.report_id == reports.c.report_id, *wanted).lateral("per_report")
         return (select(reports.c.id, reports.c.admin_code, reports.c.internal_code,
                        reports.c.name, values.c.ids, values.c.vals)
                 .select_from(reports.join(values, true()))
                 .where(values.c.ids.is_not(None)).order_by(reports.c.path))
     return (select(*unit, _V.c.indicator_id, type_coerce(_V.c.number_value, _NUMBER))
-            .select_from(source.join(_V, wanted[0])).where(*conditions, *wanted[1:])
+            .select_from(source.join(_V, _V.c.report_id == _R.c.id)).where(*conditions, *wanted)
             .order_by(_U.c.path, _U.c.id))
 
 
