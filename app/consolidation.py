@@ -58,21 +58,29 @@ R to be editable: once sent, the agency above reopens it through the workflow fi
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 from sqlalchemy import (
     Numeric,
     and_,
+    bindparam,
     case,
     exists,
     false,
     func,
     literal,
+    null,
+    or_,
     select,
+    true,
     type_coerce,
+    union_all,
 )
 from sqlalchemy.orm import aliased
+from sqlalchemy.types import NullType
 
 from app.errors import DomainError
 from app.models import (
@@ -223,10 +231,13 @@ def _children_select(session, report: Report, states):
                             report.regime_id)
 
 
+_DEEPEST = select(func.max(Unit.__table__.c.depth)).where(
+    Unit.__table__.c.path.like(bindparam("below")))
+
+
 def _levels_between(session, root) -> int:
     """How many levels of units can stand between the root and a unit below it."""
-    deepest = session.scalar(select(func.max(Unit.depth)).where(
-        Unit.path.like(root.path + "%"))) or root.depth
+    deepest = session.connection().scalar(_DEEPEST, {"below": root.path + "%"}) or root.depth
     return max(0, deepest - root.depth - 1)
 
 
@@ -666,13 +677,18 @@ def aggregate(session, *, regime, form_code: str, period_ids, root_unit, provisi
     a range, the months of a quarter, year to date), by indicator × value column × breakdown.
 
     The same engine as a consolidation: the nearest reporting units below the root (a unit with
-    its own report stands for its branch), official (accepted) or provisional (sent too). Two
-    GROUP BYs in one statement: each indicator's aggregation over units per period, then its
-    aggregation over time across the periods (sum, average, or the value of the latest period;
-    "none" gives a value for a single period only). Ratio indicators are then recalculated from
+    its own report stands for its branch), official (accepted) or provisional (sent too). Over
+    several periods, two GROUP BYs in one statement: each indicator's aggregation over units per
+    period, then its aggregation over time across the periods (sum, average, or the value of the
+    latest period; "none" gives a value for a single period only). One period (the common case)
+    takes a lighter statement, see ``_one_period``. Ratio indicators are then recalculated from
     their numerator's and denominator's aggregates, never averaged. ``by_unit``: the same for
     each counted unit separately (the breakdown sheet: one row per unit)."""
     period_ids = list(period_ids)
+    if len(period_ids) == 1:
+        return _one_period(session, regime=regime, form_code=form_code, period_id=period_ids[0],
+                           root_unit=root_unit, provisional=provisional,
+                           indicator_ids=indicator_ids, by_unit=by_unit)
     states = PROVISIONAL_STATES if provisional else OFFICIAL_STATES
     children = _nearest_reports(session, form_code, period_ids, root_unit, states,
                                 regime.id).cte("children")
@@ -697,16 +713,12 @@ def aggregate(session, *, regime, form_code: str, period_ids, root_unit, provisi
     )
     if indicator_ids is not None:
         per_period = per_period.where(ReportValue.indicator_id.in_(list(indicator_ids)))
-    if len(period_ids) == 1:  # one period: the aggregation over units is the figure
-        rows = session.execute(per_period.add_columns(
-            literal(1).label("periods"), literal("sum").label("over_time"))).all()
-    else:
-        rows = session.execute(_over_time(per_period.cte("per_period"), by_unit)).all()
+    rows = session.execute(_over_time(per_period.cte("per_period"), by_unit)).all()
     result = Aggregate(provisional=provisional, period_ids=period_ids, by_unit=by_unit)
     cells = result.cells
     # plain tuples: a national breakdown is hundreds of thousands of rows
-    for (_period, unit_id, indicator_id, column_key, breakdown_key, value, reports, periods,
-         over_time) in _plain(rows, len(period_ids) == 1):
+    for (unit_id, indicator_id, column_key, breakdown_key, value, reports, periods,
+         over_time) in rows:
         if over_time == "none" and periods > 1:
             continue  # not meaningful over time (a stock of one date, a rank…)
         unit_id = unit_id if by_unit else None
@@ -719,12 +731,279 @@ def aggregate(session, *, regime, form_code: str, period_ids, root_unit, provisi
     return result
 
 
-def _plain(rows, one_period: bool):
-    """Rows of either statement as (period, unit, indicator, column, breakdown, value, reports,
-    periods, over time) tuples."""
-    if one_period:
-        return rows  # per_period's own columns, then "periods" and "over_time"
-    return ((None, *row) for row in rows)
+# -- one period: the nearest reports' values, grouped once -------------------------------------
+
+_R, _U, _V = Report.__table__.alias("r"), Unit.__table__.alias("u"), ReportValue.__table__.alias("v")
+
+
+def _nearest_values(levels: int):
+    """FROM and WHERE of the counted reports of the nearest reporting units below a root in one
+    period, as ``r`` and their units as ``u`` (Core, with bound parameters: built once per depth
+    and reused; the values ``v`` are joined by the caller). ``levels``: how many units
+    can stand between the root and a reporting unit (``_levels_between``); a report held by one
+    of them stands for its branch. Parameters: period_id, form_code, states, below (the root's
+    path and "%"), root_id, root_depth, regime_id."""
+    form_code = bindparam("form_code")
+    source = _R.join(_U, _U.c.id == _R.c.unit_id)
+    ancestor_ids, level = [], _U
+    for number in range(levels):
+        parent = Unit.__table__.alias(f"p{number}")
+        source = source.outerjoin(parent, parent.c.id == level.c.parent_id)
+        ancestor_ids.append(case((parent.c.depth > bindparam("root_depth"), parent.c.id)))
+        level = parent
+    responsibility = IndicatorResponsibility.__table__
+    conditions = [
+        _R.c.period_id == bindparam("period_id"), _R.c.form_code == form_code,
+        _R.c.state.in_(bindparam("states", expanding=True)),
+        _U.c.path.like(bindparam("below")), _U.c.id != bindparam("root_id"),
+        _R.c.unit_id.not_in(select(responsibility.c.unit_id)
+                            .where(responsibility.c.regime_id == bindparam("regime_id"))),
+    ]
+    if ancestor_ids:
+        between = Report.__table__.alias("b")
+        conditions.append(~exists().where(
+            between.c.period_id == _R.c.period_id, between.c.form_code == form_code,
+            between.c.unit_id.in_(ancestor_ids)))
+    return source, conditions
+
+
+@lru_cache(maxsize=64)
+def _one_period_statement(levels: int, by_unit: bool, some_indicators: bool, lowest: bool,
+                          highest: bool):
+    """The sum and count (and the min and max, when some indicator of the catalogue takes them)
+    of each (unit,) indicator, value column, form column and breakdown: the floor of any
+    roll-up, in one pass with no join to the catalogue. Each indicator's own aggregation is
+    chosen afterwards over these few rows (the average is sum / count), and groups that share
+    a value column are merged then: each of the four merges exactly."""
+    source, conditions = _nearest_values(levels)
+    source = source.join(_V, _V.c.report_id == _R.c.id)
+    number = _V.c.number_value
+    keys = ([_R.c.unit_id] if by_unit else []) + [
+        _V.c.indicator_id, _V.c.value_column_key, _V.c.column_key, _V.c.breakdown_key]
+    if some_indicators:
+        conditions.append(_V.c.indicator_id.in_(bindparam("indicator_ids", expanding=True)))
+    figures = [type_coerce(func.sum(number), _NUMBER), func.count()]
+    figures += [type_coerce(func.min(number), _NUMBER)] if lowest else [literal(None)]
+    figures += [type_coerce(func.max(number), _NUMBER)] if highest else [literal(None)]
+    return (select(*keys, *figures).select_from(source)
+            .where(*conditions, number.is_not(None)).group_by(*keys))
+
+
+def _nearest_parameters(*, regime, form_code: str, period_id: int, root_unit,
+                        provisional: bool) -> dict:
+    """The bound parameters of ``_nearest_values``."""
+    return {
+        "period_id": period_id, "form_code": form_code,
+        "states": list(PROVISIONAL_STATES if provisional else OFFICIAL_STATES),
+        "below": root_unit.path + "%", "root_id": root_unit.id, "root_depth": root_unit.depth,
+        "regime_id": regime.id,
+    }
+
+
+_I = Indicator.__table__
+# before a roll-up, in one round trip: the subtree's deepest level, then the catalogue's
+# indicators that are not simply summed over units and its ratio indicators
+_AHEAD = union_all(
+    select(literal("depth"), func.max(Unit.__table__.c.depth), null(), null(), null())
+    .where(Unit.__table__.c.path.like(bindparam("below"))),
+    select(literal("indicator"), _I.c.id, _I.c.aggregation_over_units, _I.c.numerator_id,
+           _I.c.denominator_id)
+    .where(or_(_I.c.aggregation_over_units != "sum",
+               and_(_I.c.numerator_id.is_not(None), _I.c.denominator_id.is_not(None)))),
+)
+
+
+def _ahead(session, root_unit) -> tuple[int, dict[int, str], list[tuple]]:
+    """How many levels can stand between ``root_unit`` and a unit below it (as
+    ``_levels_between``); the aggregation of the indicators that do not sum over units; every
+    ratio indicator as (ratio, numerator, denominator). One statement."""
+    levels, kinds, ratios = 0, {}, []
+    for what, number, how, numerator_id, denominator_id in session.connection().execute(
+            _AHEAD, {"below": root_unit.path + "%"}):
+        if what == "depth":
+            levels = max(0, (number or root_unit.depth) - root_unit.depth - 1)
+            continue
+        if how != "sum":
+            kinds[number] = how
+        if numerator_id is not None and denominator_id is not None:
+            ratios.append((number, numerator_id, denominator_id))
+    return levels, kinds, ratios
+
+
+def _over_units_of(how: str, total, count, low, high):
+    """An indicator's aggregation over units from the partial aggregates."""
+    if how == "average":
+        return total / count
+    if how == "min":
+        return low
+    if how == "max":
+        return high
+    return total
+
+
+def _one_period(session, *, regime, form_code: str, period_id: int, root_unit, provisional: bool,
+                indicator_ids, by_unit: bool) -> Aggregate:
+    levels, kinds, ratios = _ahead(session, root_unit)
+    parameters = _nearest_parameters(regime=regime, form_code=form_code, period_id=period_id,
+                                     root_unit=root_unit, provisional=provisional)
+    if indicator_ids is not None:
+        parameters["indicator_ids"] = list(indicator_ids)
+    statement = _one_period_statement(levels, by_unit, indicator_ids is not None,
+                                      "min" in kinds.values(), "max" in kinds.values())
+    groups: dict[tuple, list] = {}
+    for row in session.connection().execute(statement, parameters):
+        if by_unit:
+            unit_id, indicator_id, value_column, column, breakdown, total, count, low, high = row
+        else:
+            indicator_id, value_column, column, breakdown, total, count, low, high = row
+            unit_id = None
+        if indicator_id is None:
+            continue  # a row the form maps to no catalogue indicator
+        # the catalogue's value column when the form maps one, else the form's own column key
+        key = (unit_id, indicator_id, value_column or column, breakdown or "")
+        seen = groups.get(key)
+        if seen is None:
+            groups[key] = [total, count, low, high]
+        else:  # two form columns mapped to one value column: merge the partial aggregates
+            seen[0] += total
+            seen[1] += count
+            if low is not None:
+                seen[2] = min(seen[2], low)
+            if high is not None:
+                seen[3] = max(seen[3], high)
+    result = Aggregate(provisional=provisional, period_ids=[period_id], by_unit=by_unit)
+    cells = result.cells
+    for key, (total, count, low, high) in groups.items():
+        how = kinds.get(key[1], "sum")
+        if how == "none":
+            continue  # left for people to fill
+        cells[key] = AggregateCell(key[1], key[2], key[3],
+                                   _over_units_of(how, total, count, low, high), count, 1, key[0])
+    _recalculate_ratios(session, result, ratios)
+    return result
+
+
+# -- the breakdown by unit as a matrix: one row per unit, one column per indicator --------------
+
+
+@dataclass
+class UnitMatrix:
+    """One value column's figures broken down by unit, ready for a sheet: ``indicators`` as
+    (id, code, name) by code, and one row per counted unit by path: its code, its name, then
+    its figure for each indicator (None where it has none)."""
+
+    provisional: bool
+    indicators: list[tuple[int, str, str]]
+    rows: list[list]
+
+    @property
+    def label(self) -> str:
+        return PROVISIONAL_LABEL if self.provisional else OFFICIAL_LABEL
+
+
+@lru_cache(maxsize=32)
+def _matrix_statement(levels: int, arrays: bool):
+    """The counted units' values of one value column (no breakdown), by unit path: with
+    ``arrays`` (PostgreSQL) one row per unit carrying its indicators and values as two arrays
+    in the same order, else one row per value."""
+    source, conditions = _nearest_values(levels)
+    wanted = [func.coalesce(_V.c.value_column_key, _V.c.column_key) == bindparam("column_key"),
+              _V.c.breakdown_key == "", _V.c.number_value.is_not(None),
+              _V.c.indicator_id.is_not(None)]
+    unit = [_U.c.id, _U.c.admin_code, _U.c.internal_code, _U.c.name]
+    if arrays:
+        # each report's values aggregated on their own (LATERAL), in the order of the units;
+        # the driver makes the lists, SQLAlchemy converts nothing element by element
+        reports = select(_R.c.id.label("report_id"), *unit, _U.c.path).select_from(source) \
+            .where(*conditions).order_by(_U.c.path).subquery("nearest")  # narrow rows sorted
+        values = select(type_coerce(func.array_agg(_V.c.indicator_id), NullType()).label("ids"),
+                        type_coerce(func.array_agg(_V.c.number_value), NullType()).label("vals")) \
+            .where(_V.c.report_id == reports.c.report_id, *wanted).lateral("per_report")
+        return (select(reports.c.id, reports.c.admin_code, reports.c.internal_code,
+                       reports.c.name, values.c.ids, values.c.vals)
+                .select_from(reports.join(values, true()))
+                .where(values.c.ids.is_not(None)).order_by(reports.c.path))
+    return (select(*unit, _V.c.indicator_id, type_coerce(_V.c.number_value, _NUMBER))
+            .select_from(source.join(_V, _V.c.report_id == _R.c.id)).where(*conditions, *wanted)
+            .order_by(_U.c.path, _U.c.id))
+
+
+def _merged(indicator_ids, values, kinds) -> dict:
+    """A unit's figures when one report has several values for one indicator (two form rows
+    mapped to it): aggregated over those values as over units."""
+    seen: dict[int, list] = {}
+    for indicator_id, value in zip(indicator_ids, values, strict=True):
+        seen.setdefault(indicator_id, []).append(value)
+    return {i: _over_units_of(kinds.get(i, "sum"), sum(v), len(v), min(v), max(v))
+            for i, v in seen.items()}
+
+
+def unit_matrix(session, *, regime, form_code: str, period_ids, root_unit, column_key: str,
+                provisional: bool = False, arrays: bool | None = None) -> UnitMatrix:
+    """The breakdown sheet of ``aggregate(by_unit=True)`` for one value column, without a
+    figure object per cell: for one period each unit's values come straight from the nearest
+    reports (on PostgreSQL as one row of arrays per unit), each indicator's aggregation and
+    ratios are applied per unit row; over several periods it is ``aggregate(by_unit=True)``
+    laid out the same way. ``arrays``: force (or refuse) the PostgreSQL form, for tests."""
+    period_ids = list(period_ids)
+    levels, kinds, ratios = _ahead(session, root_unit)
+    units: list[tuple[str, str, dict]] = []  # (code, name, figures by indicator)
+    if len(period_ids) == 1:
+        if arrays is None:
+            arrays = session.get_bind().dialect.name == "postgresql"
+        parameters = _nearest_parameters(regime=regime, form_code=form_code,
+                                         period_id=period_ids[0], root_unit=root_unit,
+                                         provisional=provisional)
+        parameters["column_key"] = column_key
+        rows = session.connection().execute(_matrix_statement(levels, arrays), parameters)
+        if arrays:
+            per_unit = ((row[1] or row[2] or "", row[3], row[4], row[5]) for row in rows)
+        else:
+            per_unit = []
+            for _unit_id, group in itertools.groupby(rows, key=lambda row: row[0]):
+                group = list(group)
+                first = group[0]
+                per_unit.append((first[1] or first[2] or "", first[3],
+                                 [row[4] for row in group], [row[5] for row in group]))
+        for code, name, indicator_ids, values in per_unit:
+            figures = dict(zip(indicator_ids, values, strict=True))
+            if len(figures) != len(indicator_ids):
+                figures = _merged(indicator_ids, values, kinds)
+            units.append((code, name, figures))
+    else:
+        figures = aggregate(session, regime=regime, form_code=form_code, period_ids=period_ids,
+                            root_unit=root_unit, provisional=provisional, by_unit=True)
+        by_unit: dict[int, dict] = {}
+        for (unit_id, indicator_id, column, breakdown), cell in figures.cells.items():
+            if column == column_key and breakdown == "":
+                by_unit.setdefault(unit_id, {})[indicator_id] = cell.value
+        kinds, ratios = {}, []  # aggregate has left out "none" and recalculated the ratios
+        for unit in session.scalars(select(Unit).where(Unit.id.in_(list(by_unit)))
+                                    .order_by(Unit.path)):
+            units.append((unit.admin_code or unit.internal_code or "", unit.name,
+                          by_unit[unit.id]))
+    none = {i for i, how in kinds.items() if how == "none"}
+    present: set[int] = set()
+    for _code, _name, figures in units:
+        for indicator_id in none & figures.keys():
+            del figures[indicator_id]
+        for ratio_id, numerator_id, denominator_id in ratios:
+            if numerator_id in figures or denominator_id in figures:
+                numerator, denominator = figures.get(numerator_id), figures.get(denominator_id)
+                if numerator is None or not denominator:
+                    figures.pop(ratio_id, None)
+                else:
+                    figures[ratio_id] = (numerator / denominator).quantize(
+                        _STORED, rounding=ROUND_HALF_UP)
+        present.update(figures)
+    indicator = Indicator.__table__
+    indicators = [tuple(row) for row in session.connection().execute(
+        select(indicator.c.id, indicator.c.code, indicator.c.name)
+        .where(indicator.c.id.in_(bindparam("ids", expanding=True)))
+        .order_by(indicator.c.code), {"ids": sorted(present)})] if present else []
+    order = [i for i, _code, _name in indicators]
+    return UnitMatrix(provisional=provisional, indicators=indicators, rows=[
+        [code, name, *map(figures.get, order)] for code, name, figures in units if figures])
 
 
 def _over_time(per_period, by_unit: bool):
@@ -760,13 +1039,15 @@ def _over_time(per_period, by_unit: bool):
     )
 
 
-def _recalculate_ratios(session, result: Aggregate) -> None:
+def _recalculate_ratios(session, result: Aggregate, ratios=None) -> None:
     """A ratio indicator's figure is its numerator's aggregate over its denominator's, in each
-    column and breakdown both have (over the already aggregated cells: one lookup each)."""
-    ratios = session.execute(
-        select(Indicator.id, Indicator.numerator_id, Indicator.denominator_id)
-        .where(Indicator.numerator_id.is_not(None), Indicator.denominator_id.is_not(None))
-    ).all()
+    column and breakdown both have (over the already aggregated cells: one lookup each).
+    ``ratios``: (ratio, numerator, denominator) when already read."""
+    if ratios is None:
+        ratios = session.execute(
+            select(Indicator.id, Indicator.numerator_id, Indicator.denominator_id)
+            .where(Indicator.numerator_id.is_not(None), Indicator.denominator_id.is_not(None))
+        ).all()
     for ratio_id, numerator_id, denominator_id in ratios:
         places = {(u, c, b) for (u, i, c, b) in result.cells
                   if i in (numerator_id, denominator_id)}

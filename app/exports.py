@@ -3,8 +3,10 @@ quickly"): .xlsx, .csv (UTF-8 with a BOM, so that Excel shows Vietnamese) and JS
 labelled official or provisional.
 
 A table is a title, its label, a header and an iterator of rows; writers consume the rows as
-they come: CSV is yielded in chunks, .xlsx is written by openpyxl's write-only mode (rows go to
-a temporary file, not into memory), so a large export never holds everything at once.
+they come: CSV is yielded in chunks, .xlsx is written by XlsxWriter in constant-memory mode (each
+row goes to a temporary file once the next begins), so a large export never holds the workbook
+in memory. The breakdown by unit (``unit_matrix_table``) is a matrix of numbers and blanks after
+two label columns, written without a type test per cell.
 
 Domain code: no request is needed."""
 
@@ -31,6 +33,9 @@ class Table:
     label: str  # official or provisional, shown in every output
     header: list[str]
     rows: Iterable[list]
+    # from this column on, every cell is a number or blank (a matrix of figures): the .xlsx
+    # writer then skips the per-cell type test
+    numbers_from: int | None = None
 
 
 def with_breakdown_sheet(workbook: bytes, title: str, label: str, header: list[str],
@@ -104,24 +109,12 @@ def aggregate_table(session, aggregate, title: str) -> Table:
     return Table(title=title, label=aggregate.label, header=header, rows=rows())
 
 
-def unit_matrix_table(session, aggregate, title: str, column_key: str) -> Table:
-    """The breakdown sheet: one row per unit, one column per indicator (values of one value
-    column, no breakdown)."""
-    indicators, _columns, units = _names(session, aggregate)
-    ordered = sorted(indicators.values(), key=lambda i: i.code)
-    header = ["Mã đơn vị", "Đơn vị"] + [f"{i.code} {i.name}" for i in ordered]
-    values: dict[int, dict[int, Decimal]] = {}
-    for (unit_id, indicator_id, column, breakdown), cell in aggregate.cells.items():
-        if column == column_key and breakdown == "" and unit_id is not None:
-            values.setdefault(unit_id, {})[indicator_id] = cell.value
-
-    def rows() -> Iterator[list]:
-        for unit in sorted((units[u] for u in values), key=lambda u: u.path):
-            own = values[unit.id]
-            yield [unit.admin_code or unit.internal_code or "", unit.name] + [
-                own.get(i.id) for i in ordered]
-
-    return Table(title=title, label=aggregate.label, header=header, rows=rows())
+def unit_matrix_table(matrix, title: str) -> Table:
+    """The breakdown sheet (``app.consolidation.unit_matrix``): one row per unit, one column
+    per indicator of one value column."""
+    header = ["Mã đơn vị", "Đơn vị"] + [f"{code} {name}" for _id, code, name in matrix.indicators]
+    return Table(title=title, label=matrix.label, header=header, rows=matrix.rows,
+                 numbers_from=2)
 
 
 def series_table(session, points, indicator, title: str, label: str) -> Table:
@@ -187,13 +180,23 @@ def xlsx_bytes(table: Table) -> bytes:
     sheet.write_string(0, 0, table.title, title)
     sheet.write_string(1, 0, table.label, label)
     sheet.write_row(2, 0, table.header, bold)
+    numbers_from = table.numbers_from
+    write_number, write_string = sheet.write_number, sheet.write_string
     for index, row in enumerate(table.rows, start=3):
+        if numbers_from is not None:  # a matrix: labels, then numbers or blanks
+            for column in range(numbers_from):
+                if row[column] is not None:
+                    write_string(index, column, str(row[column]))
+            for column, value in enumerate(row[numbers_from:], start=numbers_from):
+                if value is not None:
+                    write_number(index, column, float(value))
+            continue
         for column, value in enumerate(row):
             if value is None:
                 continue
             if isinstance(value, Decimal | int | float):
-                sheet.write_number(index, column, float(value))
+                write_number(index, column, float(value))
             else:
-                sheet.write_string(index, column, str(value))
+                write_string(index, column, str(value))
     workbook.close()
     return out.getvalue()

@@ -10,9 +10,10 @@ the same run:
   largest province) against a hand-written GROUP BY over the same tables (target ≤ 1.2 × the
   floor and under 1 s);
 - the same for the whole country, one period and year to date (no target; shown);
-- the per-unit breakdown export, 3,321 units × 200 indicators (``aggregate(by_unit=True)`` →
-  ``unit_matrix_table`` → ``xlsx_bytes``) against XlsxWriter writing the same matrix from
-  a list (target ≤ 1.5 × the floor); the query and the writing are also shown apart.
+- the per-unit breakdown export, 3,321 units × 200 indicators (``unit_matrix`` →
+  ``unit_matrix_table`` → ``xlsx_bytes``, checked once against ``aggregate(by_unit=True)``)
+  against XlsxWriter writing the same matrix from a list (target ≤ 1.5 × the floor); the query
+  and the writing are also shown apart.
 
     .venv/bin/python bench/bench_aggregation.py [--runs 5] [--months 12] [--indicators 200]
         [--write-docs]
@@ -140,8 +141,8 @@ def measure(url: str, runs: int, months: int, indicators: int) -> dict:
     from tests.conftest import build_app
 
     app = build_app(url)
-    from app.consolidation import aggregate
-    from app.exports import unit_matrix_table, xlsx_bytes
+    from app.consolidation import aggregate, unit_matrix
+    from app.exports import Table, unit_matrix_table, xlsx_bytes
     from app.extensions import db
     from app.models import Regime, Unit
 
@@ -181,21 +182,30 @@ def measure(url: str, runs: int, months: int, indicators: int) -> dict:
                                      max(1, runs // 2))
 
         def query_breakdown():
-            return rollup(root=nation, by_unit=True)
+            return unit_matrix(session, regime=regime, form_code=FORM, period_ids=[latest],
+                               root_unit=nation, column_key="c4")
 
         breakdown = query_breakdown()
-        matrix = unit_matrix_table(session, breakdown, "Chi tiết theo đơn vị", "c4")
+        matrix = unit_matrix_table(breakdown, "Chi tiết theo đơn vị")
         header, rows = matrix.header, list(matrix.rows)
         facts["matrix"] = (len(rows), len(header) - 2)
+        # the same figures as the breakdown by unit of aggregate, one figure object per cell
+        by_unit = rollup(root=nation, by_unit=True)
+        codes = {unit.id: unit.admin_code for unit in session.query(Unit)}
+        laid_out = {(codes[key[0]], key[1]): cell.value for key, cell in by_unit.cells.items()}
+        order = [indicator_id for indicator_id, _code, _name in breakdown.indicators]
+        assert sum(v is not None for row in rows for v in row[2:]) == len(laid_out)
+        for row in rows:
+            for indicator_id, value in zip(order, row[2:], strict=True):
+                assert laid_out.get((row[0], indicator_id)) == value, (row[0], indicator_id)
+        del by_unit, laid_out
 
         def export():
-            result = query_breakdown()
-            return xlsx_bytes(unit_matrix_table(session, result, "Chi tiết theo đơn vị", "c4"))
+            return xlsx_bytes(unit_matrix_table(query_breakdown(), "Chi tiết theo đơn vị"))
 
         def write_only():
-            from app.exports import Table
-
-            return xlsx_bytes(Table("Chi tiết theo đơn vị", breakdown.label, header, iter(rows)))
+            return xlsx_bytes(Table("Chi tiết theo đơn vị", breakdown.label, header, iter(rows),
+                                    numbers_from=2))
 
         def xlsxwriter_floor():
             out = io.BytesIO()

@@ -262,3 +262,70 @@ def test_the_breakdown_by_unit_gives_each_units_own_figures(session):
     assert result.value(ratio, "c4", unit_id=units[0].id) == Decimal("0.05")
     assert result.value(ratio, "c4", unit_id=units[2].id) is None  # no numerator there
     assert result.value(people, "c4") is None  # no province total in a breakdown
+
+
+@pytest.mark.parametrize("provisional", [False, True])
+def test_the_unit_matrix_lays_out_the_breakdown_by_unit(session, provisional):
+    """app.consolidation.unit_matrix (the breakdown sheet, without a figure object per cell)
+    gives each unit's figures of ``aggregate(by_unit=True)``: nearest reporting units, their
+    own aggregation, ratios, "none" left out; one period straight from the reports (as arrays
+    on PostgreSQL, as rows on both), several periods through ``aggregate``."""
+    from app.consolidation import unit_matrix
+
+    world = World(session)
+    world.indicators["DS"].aggregation_over_time = "sum"
+    november, october = _periods(world, 2)
+    district = world.unit("Huyện Ma Trận", type_code="district")
+    communes = [world.unit(f"Xã Ma Trận {n}", parent=district) for n in range(3)]
+    others = [world.unit(f"Xã Khác {n}") for n in range(3)]
+    states = ["accepted", "sent", "draft"]
+    for number, period in enumerate((november, october)):
+        _report(world, period, district, {"r1|c4": 7 + number, "r6|c4": 70}, "accepted")
+        for index, unit in enumerate(communes + others):
+            values = {"r1|c4": 100 * index + number, "r2|c4": f"{index},5",
+                      "r3|c4": index - 3, "r4|c4": index + 3, "r6|c4": 10 + index,
+                      "r9|c4": 9, "r1|c3": 5}
+            if index % 2 == 0:
+                values["r5|c4"] = index + 1
+            _report(world, period, unit, values, states[index % 3])
+    session.commit()
+    codes = {i.id: i.code for i in world.indicators.values()}
+
+    def expected(period_ids):
+        figures = aggregate(session, regime=world.regime, form_code=FORM, period_ids=period_ids,
+                            root_unit=world.province, provisional=provisional, by_unit=True)
+        names = {u.id: u.name for u in [district, *communes, *others]}
+        table = {}
+        for (unit_id, indicator_id, column, breakdown), cell in figures.cells.items():
+            if column == "c4" and breakdown == "":
+                table.setdefault(names[unit_id], {})[codes[indicator_id]] = cell.value
+        return table
+
+    def laid_out(matrix):
+        header = [code for _id, code, _name in matrix.indicators]
+        assert header == sorted(header)
+        return {row[1]: {code: value for code, value in zip(header, row[2:], strict=True)
+                         if value is not None} for row in matrix.rows}
+
+    arrays = [None, False] + ([True] if session.get_bind().dialect.name == "postgresql" else [])
+    for period_ids in ([november.id], [november.id, october.id]):
+        want = expected(period_ids)
+        assert want and "Xã Ma Trận 0" not in want  # the district stands for its communes
+        for choice in arrays:
+            matrix = unit_matrix(session, regime=world.regime, form_code=FORM,
+                                 period_ids=period_ids, root_unit=world.province,
+                                 column_key="c4", provisional=provisional, arrays=choice)
+            assert matrix.label == (PROVISIONAL_LABEL if provisional else OFFICIAL_LABEL)
+            got = laid_out(matrix)
+            assert got == want, (period_ids, choice)
+            assert [row[1] for row in matrix.rows] == sorted(
+                got, key=lambda name: next(u.path for u in [district, *communes, *others]
+                                           if u.name == name))
+    one = laid_out(unit_matrix(session, regime=world.regime, form_code=FORM,
+                               period_ids=[november.id], root_unit=world.province,
+                               column_key="c4", provisional=provisional))
+    assert "TL" not in one["Xã Khác 0"]  # households but no poor households: no ratio
+    if provisional:  # 5 poor households of 14 (sent, not yet accepted)
+        assert one["Xã Khác 1"]["TL"] == Decimal("0.35714286")
+    assert "XH" not in one["Xã Khác 0"]  # "none" is not aggregated
+    assert one["Huyện Ma Trận"]["DS"] == 7
