@@ -7,7 +7,7 @@ instead of 200), sorted instead of hashing, and took twice the time. Statistics 
 columns together give it the real number of groups. Nothing to do on SQLite.
 
 Revision ID: a7f3c2d91b05
-Revises: 9c4d2e7f6a13
+Revises: e4b7a1c9d253
 Create Date: 2026-12-07 14:20:00
 
 """
@@ -16,7 +16,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'a7f3c2d91b05'
-down_revision = '9c4d2e7f6a13'
+down_revision = 'e4b7a1c9d253'
 branch_labels = None
 depends_on = None
 
