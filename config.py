@@ -109,7 +109,10 @@ EXCHANGE_LOCAL_UNIT = os.environ.get("EXCHANGE_LOCAL_UNIT", "")
 # archive_command copies the WAL (default BACKUP_DIR/wal). PG_BIN_DIR: the PostgreSQL programs
 # (default the newest /usr/lib/postgresql/*/bin, else PATH); PG_SERVER_USER: the account the
 # server runs as, given the restored files when the restore runs as root.
+# BACKUP_DATABASE_URL: the same database through a role allowed to take base backups
+# (REPLICATION), when the app's own role is not.
 BACKUP_DIR = os.environ.get("BACKUP_DIR", "")
+BACKUP_DATABASE_URL = os.environ.get("BACKUP_DATABASE_URL", "")
 BACKUP_WAL_DIR = os.environ.get("BACKUP_WAL_DIR", "")
 BACKUP_KEEP = int(os.environ.get("BACKUP_KEEP", "7"))
 PG_BIN_DIR = os.environ.get("PG_BIN_DIR", "")

@@ -410,3 +410,41 @@ def test_sqlite_online_backup_while_writing_then_restore(tmp_path):
         assert len(files.mismatches) == 1 and "tệp đính kèm" in files.mismatches[0]
         db.session.remove()
         db.engine.dispose()
+
+
+def test_ops_commands_on_sqlite(tmp_path):
+    from app.extensions import db
+
+    url = f"sqlite:///{tmp_path / 'htttbc.sqlite'}"
+    app = build_app(url)
+    app.config["BACKUP_DIR"] = str(tmp_path / "backups")
+    with app.app_context():
+        write_before_backup(db.session)
+        db.session.remove()
+    runner = app.test_cli_runner()
+
+    done = runner.invoke(args=["ops", "backup"])
+    assert done.exit_code == 0, done.output
+    assert "Đã sao lưu vào" in done.output and "sha256" in done.output
+    assert (tmp_path / "backups").is_dir()
+    assert "sqlite" in runner.invoke(args=["ops", "list"]).output
+
+    done = runner.invoke(args=["ops", "check-files"])
+    assert done.exit_code == 0 and "Mọi tệp khớp" in done.output, done.output
+
+    done = runner.invoke(args=["ops", "restore", "--to", "01/01/2020 10:00"])
+    assert done.exit_code == 1 and "Không có bản sao lưu nào hoàn tất trước" in done.output
+    done = runner.invoke(args=["ops", "restore", "--to", "hôm qua"])
+    assert done.exit_code != 0 and "không phải thời điểm" in done.output
+    done = runner.invoke(args=["ops", "restore", "--latest"])
+    assert done.exit_code == 0, done.output
+    assert "SQLite không phục hồi được đến từng thời điểm" in done.output
+    assert "Chuỗi nhật ký toàn vẹn" in done.output
+    assert list(tmp_path.glob("htttbc.sqlite.truoc-phuc-hoi-*"))  # the replaced one kept
+
+    done = runner.invoke(args=["ops", "wal-archive-command"])
+    assert "archive_mode = on" in done.output
+    assert f"cp %p {tmp_path / 'backups' / 'wal'}/%f" in done.output
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()

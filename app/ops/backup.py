@@ -100,7 +100,9 @@ class BackupSettings:
                 from config import INSTANCE_DIR as instance_dir
             backup_dir = Path(instance_dir) / "backups"
         wal_dir = Path(config.get("BACKUP_WAL_DIR") or backup_dir / "wal")
-        return cls(database_url=config["SQLALCHEMY_DATABASE_URI"], backup_dir=backup_dir,
+        # pg_basebackup needs a role with REPLICATION: BACKUP_DATABASE_URL may name another one
+        database_url = config.get("BACKUP_DATABASE_URL") or config["SQLALCHEMY_DATABASE_URI"]
+        return cls(database_url=database_url, backup_dir=backup_dir,
                    wal_dir=wal_dir, keep=int(config.get("BACKUP_KEEP") or 7),
                    bin_dir=config.get("PG_BIN_DIR") or None,
                    server_user=config.get("PG_SERVER_USER") or None, configured=configured)
@@ -485,6 +487,7 @@ def backup_sqlite(database_url: str, backup_dir: str | os.PathLike, *,
     try:
         # one step: the whole copy under one read transaction (a snapshot, however busy writers are)
         source.backup(copy)
+        copy.execute("pragma journal_mode=delete")  # one self-contained file, no -wal beside it
         (result,) = copy.execute("pragma integrity_check").fetchone()
         if result != "ok":
             raise DomainError(f"Bản sao SQLite không toàn vẹn: {result}")
@@ -503,14 +506,29 @@ def backup_sqlite(database_url: str, backup_dir: str | os.PathLike, *,
 def restore_sqlite(database_url: str, backup_dir: str | os.PathLike,
                    target: dt.datetime | None) -> Backup:
     """Copy the newest SQLite backup taken before ``target`` (naive UTC; None: the newest) back
-    over the database, through the backup API. SQLite has no point in time: everything written
-    after that backup is lost. The app should be stopped meanwhile."""
+    over the database, through the backup API; the database replaced is kept beside it
+    (``….truoc-phuc-hoi-<time>``). SQLite has no point in time: everything written after that
+    backup is lost. The app should be stopped meanwhile."""
     backup = choose_backup(list_backups(backup_dir, "sqlite"), target)
     problems = verify_backup(backup)
     if problems:
         raise DomainError(f"Bản sao lưu {backup.path.name} hỏng: " + "; ".join(problems))
     database = sqlite_path(database_url)
     database.parent.mkdir(parents=True, exist_ok=True)
+    if database.exists():
+        # the database being replaced is kept beside it, for investigation
+        aside = database.with_name(f"{database.name}.truoc-phuc-hoi-{utcnow():{STAMP}}")
+        current = sqlite3.connect(database, timeout=30)
+        kept = sqlite3.connect(aside)
+        try:
+            current.backup(kept)
+        except sqlite3.DatabaseError:
+            kept.close()
+            current.close()
+            shutil.copy2(database, aside)  # too damaged to read: its bytes as they are
+        else:
+            kept.close()
+            current.close()
     source = sqlite3.connect(f"file:{backup.path}?mode=ro", uri=True)
     destination = sqlite3.connect(database, timeout=30)
     try:
