@@ -84,7 +84,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
             ready = schema_exists()
         except OperationalError as error:
             # the database is down (e.g. being restored: flask ops restore must still run)
-            logging.getLogger(__name__).warning("Chưa kết nối được cơ sở dữ liệu: %s", error.orig)
+            logging.getLogger(__name__).warning(
+                "Chưa kết nối được cơ sở dữ liệu: %s", str(error.orig).strip().splitlines()[0])
             ready = False
         if not ready:
             # Alembic owns the schema: until it has run, FAB must neither create tables
