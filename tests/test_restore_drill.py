@@ -272,11 +272,15 @@ def test_postgresql_point_in_time_restore_drill(private_cluster, capsys, record_
         write_after_target(session, session.get(Report, report_id), session.get(Report, second_id),
                            people)
         assert session.get(Report, second_id).state == "accepted"
-        segment = session.scalar(sa.text("select pg_walfile_name(pg_switch_wal())"))
         session.commit()
         session.remove()
         db.engine.dispose()
     assert before_files and len(before_files) == 3
+    # a backup taken after the target time: the restore must not start from it
+    later = run_backup(settings)
+    assert later.finished_at > target and len(list_backups(cluster.backups)) == 2
+    with admin.connect() as connection:
+        segment = connection.execute(sa.text("select pg_walfile_name(pg_switch_wal())")).scalar()
     deadline = time.monotonic() + 60
     while not (cluster.wal / segment).exists():
         assert time.monotonic() < deadline, f"WAL {segment} chưa được lưu trữ"
@@ -448,3 +452,28 @@ def test_ops_commands_on_sqlite(tmp_path):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+def test_wal_file_names_and_pruning(tmp_path):
+    from app.ops.backup import Backup, _wal_file_name, _write_manifest, prune
+
+    assert _wal_file_name(1, "0/2000028") == "000000010000000000000002"
+    assert _wal_file_name(2, "1/A2000100") == "0000000200000001000000A2"
+    backups, wal = tmp_path / "backups", tmp_path / "wal"
+    wal.mkdir()
+    for day, segment in ((1, "03"), (2, "06"), (3, "09")):
+        folder = backups / f"base-2026120{day}T193000Z"
+        folder.mkdir(parents=True)
+        (folder / "base.tar").write_bytes(b"x")
+        moment = dt.datetime(2026, 12, day, 19, 30)
+        _write_manifest(Backup(path=folder, kind="postgresql", started_at=moment,
+                               finished_at=moment, size=1, timeline=1,
+                               start_wal_file=f"0000000100000000000000{segment}"))
+    for number in range(1, 11):
+        (wal / f"0000000100000000000000{number:02X}").write_bytes(b"")
+    (wal / "00000002.history").write_text("")
+    assert prune(backups, 2, wal) == (1, 5)
+    assert [b.path.name for b in list_backups(backups)] == [
+        "base-20261202T193000Z", "base-20261203T193000Z"]
+    assert sorted(p.name for p in wal.iterdir())[0] == "000000010000000000000006"
+    assert (wal / "00000002.history").exists()
