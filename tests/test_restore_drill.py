@@ -446,6 +446,18 @@ def test_ops_commands_on_sqlite(tmp_path):
     assert "Chuỗi nhật ký toàn vẹn" in done.output
     assert list(tmp_path.glob("htttbc.sqlite.truoc-phuc-hoi-*"))  # the replaced one kept
 
+    # the nightly job: off without BACKUP_DIR, a backup with it
+    from app.scheduler import JOBS
+
+    job = JOBS["base_backup"].function
+    with app.app_context():
+        app.config["BACKUP_DIR"] = ""
+        assert "BACKUP_DIR" in job(db.session, dt.datetime(2026, 12, 8, 19, 30))
+        app.config["BACKUP_DIR"] = str(tmp_path / "backups")
+        assert job(db.session, dt.datetime(2026, 12, 8, 19, 30)).startswith("Đã sao lưu")
+        db.session.remove()
+    assert len(list_backups(tmp_path / "backups")) == 2
+
     done = runner.invoke(args=["ops", "wal-archive-command"])
     assert "archive_mode = on" in done.output
     assert f"cp %p {tmp_path / 'backups' / 'wal'}/%f" in done.output
