@@ -36,14 +36,11 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from app.errors import DomainError
+from app.models.forms import utcnow
+from app.workflow import VIETNAM_OFFSET, vietnam_time
 
 MANIFEST = "manifest.json"
-VIETNAM_OFFSET = dt.timedelta(hours=7)  # Asia/Ho_Chi_Minh has no daylight saving time
 STAMP = "%Y%m%dT%H%M%SZ"
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def vietnam_to_utc(moment: dt.datetime) -> dt.datetime:
@@ -53,7 +50,7 @@ def vietnam_to_utc(moment: dt.datetime) -> dt.datetime:
 
 def shown(moment: dt.datetime) -> str:
     """Naive UTC shown in Vietnam time."""
-    return f"{moment + VIETNAM_OFFSET:%d/%m/%Y %H:%M:%S}"
+    return f"{vietnam_time(moment):%d/%m/%Y %H:%M:%S}"
 
 
 def _iso(moment: dt.datetime) -> str:
@@ -80,6 +77,7 @@ def backend_of(database_url: str) -> str:
 
 
 # --------------------------------------------------------------------------- settings
+
 @dataclass(frozen=True)
 class BackupSettings:
     database_url: str
