@@ -130,3 +130,18 @@ UPSTREAM_TIMEOUT = float(os.environ.get("UPSTREAM_TIMEOUT", "30"))
 EXCHANGE_MAX_ATTEMPTS = int(os.environ.get("EXCHANGE_MAX_ATTEMPTS", "8"))
 # the unit new regimes synced down belong to (its admin or internal code); default: the root
 EXCHANGE_LOCAL_UNIT = os.environ.get("EXCHANGE_LOCAL_UNIT", "")
+
+# Backup and restore (app/ops/backup.py, flask ops …, docs/operations.md). BACKUP_DIR holds the
+# base backups (PostgreSQL) or the SQLite copies; the nightly backup job runs only when it is set
+# (flask ops backup alone defaults to instance/backups). BACKUP_WAL_DIR is where the server's
+# archive_command copies the WAL (default BACKUP_DIR/wal). PG_BIN_DIR: the PostgreSQL programs
+# (default the newest /usr/lib/postgresql/*/bin, else PATH); PG_SERVER_USER: the account the
+# server runs as, given the restored files when the restore runs as root.
+# BACKUP_DATABASE_URL: the same database through a role allowed to take base backups
+# (REPLICATION), when the app's own role is not.
+BACKUP_DIR = os.environ.get("BACKUP_DIR", "")
+BACKUP_DATABASE_URL = os.environ.get("BACKUP_DATABASE_URL", "")
+BACKUP_WAL_DIR = os.environ.get("BACKUP_WAL_DIR", "")
+BACKUP_KEEP = int(os.environ.get("BACKUP_KEEP", "7"))
+PG_BIN_DIR = os.environ.get("PG_BIN_DIR", "")
+PG_SERVER_USER = os.environ.get("PG_SERVER_USER", "postgres")

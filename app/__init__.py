@@ -10,6 +10,7 @@ from flask import Flask
 from flask_appbuilder import AppBuilder
 from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 from app.extensions import db, migrate
 
@@ -82,7 +83,14 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.signing import engine  # noqa: F401
 
     with flask_app.app_context():
-        if not schema_exists():
+        try:
+            ready = schema_exists()
+        except OperationalError as error:
+            # the database is down (e.g. being restored: flask ops restore must still run)
+            logging.getLogger(__name__).warning(
+                "Chưa kết nối được cơ sở dữ liệu: %s", str(error.orig).strip().splitlines()[0])
+            ready = False
+        if not ready:
             # Alembic owns the schema: until it has run, FAB must neither create tables
             # nor write permissions.
             flask_app.config["FAB_CREATE_DB"] = False

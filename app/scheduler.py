@@ -217,6 +217,21 @@ def job_send_exchange(session, now: dt.datetime) -> str:
             f"{counts['refused']} bị từ chối, {counts['failed']} ngừng thử lại")
 
 
+def job_base_backup(session, now: dt.datetime) -> str:
+    """The nightly backup (PostgreSQL: a base backup beside the continuous WAL archive; SQLite: an
+    online copy), keeping the BACKUP_KEEP newest; off until BACKUP_DIR is set."""
+    from flask import current_app
+
+    from app.ops.backup import BackupSettings, run_backup
+
+    settings = BackupSettings.from_config(current_app.config)
+    if not settings.configured:
+        return "Chưa cấu hình thư mục sao lưu (BACKUP_DIR)"
+    session.rollback()  # hold no transaction open during the copy
+    backup = run_backup(settings, now=now)
+    return f"Đã sao lưu {backup.path.name} ({backup.size} byte, {backup.seconds:.0f} giây)"
+
+
 def job_probe(session, now: dt.datetime) -> str:
     """Does nothing but get recorded: tests and operators use it to see the scheduler work."""
     return "ok"
@@ -237,6 +252,8 @@ JOBS: dict[str, JobSpec] = {
                 "interval", {"minutes": 2}),
         JobSpec("send_exchange", "Gửi số liệu lên hệ thống cấp trên và gửi lại khi lỗi",
                 job_send_exchange, "interval", {"minutes": 2}),
+        JobSpec("base_backup", "Sao lưu cơ sở dữ liệu hằng đêm", job_base_backup,
+                "cron", {"hour": 2, "minute": 30}),
     )
 }
 PROBE = JobSpec("probe", "Kiểm tra bộ lập lịch", job_probe, "date", {})

@@ -1,4 +1,5 @@
-"""Flask CLI groups: flask units …, flask periods …, flask demo …, flask audit …, flask roles …"""
+"""Flask CLI groups: flask units …, flask periods …, flask demo …, flask audit …, flask roles …,
+flask ops … (backup and restore)"""
 
 from flask import Flask
 
@@ -36,3 +37,6 @@ def register_cli(app: Flask) -> None:
     from app.cli.exchange import exchange_cli
 
     app.cli.add_command(exchange_cli)
+    from app.cli.ops import ops_cli
+
+    app.cli.add_command(ops_cli)
