@@ -22,7 +22,9 @@ from app.views.base import ReadableValuesMixin, ScopedInterface, ScopedWriteMixi
 from app.views.login import AuthDBView
 
 READ_PERMISSIONS = frozenset({"can_get", "can_list", "can_show", "can_info", "can_download",
-                              "menu_access"})
+                              "menu_access",
+                              # the exchange's catalogue and message schemas (app/views/exchange.py)
+                              "can_catalogue", "can_schema"})
 
 
 def api_key_scopes(text: str | None) -> frozenset[str]:

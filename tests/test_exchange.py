@@ -153,7 +153,7 @@ def national(national_app):
         reader = factories.user(session, "dongthap.nhaplieu", province, [DATA_ENTRY],
                                 password_hash="-")
         session.commit()
-        key = current_app.appbuilder.sm.create_api_key(account, "Đồng Tháp", scopes="exchange")
+        key = current_app.appbuilder.sm.create_api_key(account, "Đồng Tháp", scopes="read,write")
         reader_key = current_app.appbuilder.sm.create_api_key(reader, "Đồng Tháp (đọc)")
         session.commit()
         session.remove()
