@@ -102,3 +102,23 @@ UPSTREAM_TIMEOUT = float(os.environ.get("UPSTREAM_TIMEOUT", "30"))
 EXCHANGE_MAX_ATTEMPTS = int(os.environ.get("EXCHANGE_MAX_ATTEMPTS", "8"))
 # the unit new regimes synced down belong to (its admin or internal code); default: the root
 EXCHANGE_LOCAL_UNIT = os.environ.get("EXCHANGE_LOCAL_UNIT", "")
+
+# Operations (app/observability.py, docs/deployment.md). /health: the scheduler counts as down
+# after this many seconds without a job run (its interval jobs run every 2 minutes), the disk of
+# the instance folder as full under this many MB free. /metrics: with METRICS_TOKEN, a request
+# needs "Authorization: Bearer <token>"; without it, only direct loopback requests are answered.
+HEALTH_SCHEDULER_STALE_SECONDS = float(os.environ.get("HEALTH_SCHEDULER_STALE_SECONDS", "300"))
+HEALTH_DISK_MIN_FREE_MB = float(os.environ.get("HEALTH_DISK_MIN_FREE_MB", "500"))
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+
+# Behind a reverse proxy (nginx): how many proxies set X-Forwarded-For/-Proto in front of the app,
+# so that the client's address (login rate limit, audit) and https are seen. 0: none.
+TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
+
+# Login rate limit (FAB + Flask-Limiter): off unless AUTH_RATE_LIMITED=1. With several gunicorn
+# workers the counters must be shared: RATELIMIT_STORAGE_URI=redis://127.0.0.1:6379/0 (each
+# worker would otherwise count alone with the default memory://).
+AUTH_RATE_LIMITED = os.environ.get("AUTH_RATE_LIMITED", "0") == "1"
+RATELIMIT_ENABLED = AUTH_RATE_LIMITED
+AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "10 per 20 second")
+RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
