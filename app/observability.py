@@ -122,8 +122,13 @@ def check_scheduler(session, now: dt.datetime, stale_seconds: float) -> dict:
 
 
 def check_disk(path: Path, min_free_mb: float) -> dict:
+    """Free space of the disk holding ``path`` (its nearest existing folder, before the app has
+    written anything there)."""
+    existing = path
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
     try:
-        usage = shutil.disk_usage(path)
+        usage = shutil.disk_usage(existing)
     except OSError as error:
         return {"ok": False, "path": str(path), "message": "Không đọc được dung lượng đĩa",
                 "error": str(error)}
