@@ -476,6 +476,7 @@ def doc_lines(results: dict) -> list[str]:
     ca, cf = results["check_app"], results["check_floor"]
     today = dt.date.today().strftime("%d/%m/%Y")
     lines = [
+        "",
         f"## Deadline rush over HTTP — {today} (`bench/bench_deadline_rush.py --communes "
         f"{a['communes']} --threads {a['threads']} --workers {a['workers']} --saves {a['saves']} "
         f"--seconds {a['seconds']:g} --save-seconds {a['save_seconds']:g}`)",
@@ -511,12 +512,12 @@ def doc_lines(results: dict) -> list[str]:
         f"{floor_save['per_s']:.1f} saves/s, p95 {app_save['p95_ms']:.0f} against "
         f"{floor_save['p95_ms']:.0f} ms, median {ratio:.1f} × the floor's (the app's phase "
         "includes each person's login and page, the floor has neither).",
+        "",
         f"No value lost: after the app's phases {ca['checked']} cells whose last save was "
         f"acknowledged with 200 were looked up in `report_value`: {ca['lost']} missing or "
         f"different; {ca['sends_checked']} acknowledged sends: {ca['bad_sends']} without the "
         f"state *sent* and one send event. After the floor: {cf['checked']} cells, "
         f"{cf['lost']} lost.",
-        "",
     ]
     return lines
 
