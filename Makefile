@@ -7,7 +7,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install translations i18n chromium signing-tools postgres lint clean
+.PHONY: run test install translations i18n chromium signing-tools deploy-tools postgres lint clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Cần Python 3.11 ($(PYTHON))"; exit 1; }
@@ -41,12 +41,21 @@ signing-tools:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    softhsm2 poppler-utils >/dev/null; }
 
+# nginx in front of gunicorn and Redis for the shared login rate limit, for the deployment tests
+# (tests/test_deployment.py, tests/test_rate_limit.py)
+deploy-tools:
+	@{ command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx; } && \
+	 command -v redis-server >/dev/null 2>&1 || { \
+	  echo "Cài nginx-light và redis-server (Debian) cho kiểm thử triển khai…"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    nginx-light redis-server >/dev/null; }
+
 postgres:
 	@pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null || { \
 	  command -v pg_ctlcluster >/dev/null 2>&1 && \
 	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start || true; }
 
-test: install chromium signing-tools postgres
+test: install chromium signing-tools deploy-tools postgres
 	$(PY) -m pytest
 
 lint: $(STAMP)

@@ -86,13 +86,6 @@ LOGIN_LOCKOUT_AFTER = int(os.environ.get("LOGIN_LOCKOUT_AFTER", "10"))
 LOGIN_LOCKOUT_WINDOW_MINUTES = int(os.environ.get("LOGIN_LOCKOUT_WINDOW_MINUTES", "15"))
 LOGIN_LOCKOUT_MINUTES = int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15"))
 LOGIN_CAPTCHA_TTL_SECONDS = 300
-# Optionally, FAB's per-address rate limit on the login form too, with a storage every worker
-# shares (e.g. redis://127.0.0.1:6379/0); without one it stays off, each worker would count alone.
-if os.environ.get("RATELIMIT_STORAGE_URI"):
-    RATELIMIT_STORAGE_URI = os.environ["RATELIMIT_STORAGE_URI"]
-    RATELIMIT_ENABLED = True
-    AUTH_RATE_LIMITED = True
-    AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "20 per minute")
 
 BABEL_DEFAULT_LOCALE = "vi"
 BABEL_DEFAULT_FOLDER = "translations"
@@ -145,3 +138,25 @@ BACKUP_WAL_DIR = os.environ.get("BACKUP_WAL_DIR", "")
 BACKUP_KEEP = int(os.environ.get("BACKUP_KEEP", "7"))
 PG_BIN_DIR = os.environ.get("PG_BIN_DIR", "")
 PG_SERVER_USER = os.environ.get("PG_SERVER_USER", "postgres")
+
+# Operations (app/observability.py, docs/deployment.md). /health: the scheduler counts as down
+# after this many seconds without a job run (its interval jobs run every 2 minutes), the disk of
+# the instance folder as full under this many MB free. /metrics: with METRICS_TOKEN, a request
+# needs "Authorization: Bearer <token>"; without it, only direct loopback requests are answered.
+HEALTH_SCHEDULER_STALE_SECONDS = float(os.environ.get("HEALTH_SCHEDULER_STALE_SECONDS", "300"))
+HEALTH_DISK_MIN_FREE_MB = float(os.environ.get("HEALTH_DISK_MIN_FREE_MB", "500"))
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+
+# Behind a reverse proxy (nginx): how many proxies set X-Forwarded-For/-Proto in front of the app,
+# so that the client's address (login rate limit, audit) and https are seen. 0: none.
+TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
+
+# FAB's per-address rate limit on the login form (Flask-Limiter), beside the lockout counted in
+# the database: on with AUTH_RATE_LIMITED=1 or a shared storage. With several gunicorn workers the
+# counters must be shared: RATELIMIT_STORAGE_URI=redis://127.0.0.1:6379/0 (each worker would
+# otherwise count alone with the default memory://).
+AUTH_RATE_LIMITED = (os.environ.get("AUTH_RATE_LIMITED", "0") == "1"
+                     or bool(os.environ.get("RATELIMIT_STORAGE_URI")))
+RATELIMIT_ENABLED = AUTH_RATE_LIMITED
+AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "10 per 20 second")
+RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")

@@ -100,7 +100,7 @@ def main(argv: list[str]) -> int:
         serve()
         return 0
     if command == "prepare":
-        prepare()
+        prepare(load_demo=os.environ.get("HTTTBC_NO_DEMO") != "1")
         return 0
     if command == "scheduler":
         scheduler()

@@ -110,4 +110,14 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app import access_log
 
     access_log.install(flask_app)
+
+    from app import observability
+
+    observability.install(flask_app)
+    proxies = int(flask_app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        flask_app.wsgi_app = ProxyFix(flask_app.wsgi_app, x_for=proxies, x_proto=proxies,
+                                      x_host=proxies)
     return flask_app
