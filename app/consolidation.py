@@ -767,14 +767,25 @@ def _nearest_values(levels: int):
     return source, conditions
 
 
+_I, _U2 = Indicator.__table__, Unit.__table__.alias("deepest")
+_VALUES, _CATALOGUE, _DEEPEST_ROW = 0, 1, 2  # what a row of the one-period statement holds
+
+
 @lru_cache(maxsize=64)
 def _one_period_statement(levels: int, by_unit: bool, some_indicators: bool, lowest: bool,
                           highest: bool):
-    """The sum and count (and the min and max, when some indicator of the catalogue takes them)
-    of each (unit,) indicator, value column, form column and breakdown: the floor of any
-    roll-up, in one pass with no join to the catalogue. Each indicator's own aggregation is
-    chosen afterwards over these few rows (the average is sum / count), and groups that share
-    a value column are merged then: each of the four merges exactly."""
+    """The sum and count (and the min and max, when asked) of each (unit,) indicator, value
+    column, form column and breakdown: the floor of any roll-up, in one pass with no join to
+    the catalogue. Each indicator's own aggregation is chosen afterwards over these few rows
+    (the average is sum / count), and groups that share a value column are merged then: each
+    of the four merges exactly.
+
+    In the same statement (one round trip), after the values: the catalogue's indicators that
+    are not simply summed over units and its ratio indicators, one row each, and the subtree's
+    deepest level, with which the caller checks the ``levels`` and min / max it assumed. Rows:
+    (what, [unit id,] indicator id, value column, column, breakdown, sum, count, min, max); a
+    catalogue row holds (id, aggregation, -, -, -, numerator, denominator, -), the deepest
+    level's (depth, …)."""
     source, conditions = _nearest_values(levels)
     source = source.join(_V, _V.c.report_id == _R.c.id)
     number = _V.c.number_value
@@ -783,10 +794,27 @@ def _one_period_statement(levels: int, by_unit: bool, some_indicators: bool, low
     if some_indicators:
         conditions.append(_V.c.indicator_id.in_(bindparam("indicator_ids", expanding=True)))
     figures = [type_coerce(func.sum(number), _NUMBER), func.count()]
-    figures += [type_coerce(func.min(number), _NUMBER)] if lowest else [literal(None)]
-    figures += [type_coerce(func.max(number), _NUMBER)] if highest else [literal(None)]
-    return (select(*keys, *figures).select_from(source)
-            .where(*conditions, number.is_not(None)).group_by(*keys))
+    figures += [type_coerce(func.min(number), _NUMBER)] if lowest else [null()]
+    figures += [type_coerce(func.max(number), _NUMBER)] if highest else [null()]
+    values = (select(literal(_VALUES), *keys, *figures).select_from(source)
+              .where(*conditions, number.is_not(None)).group_by(*keys))
+    no_unit = [null()] if by_unit else []
+    catalogue = select(
+        literal(_CATALOGUE), *no_unit, _I.c.id, _I.c.aggregation_over_units, null(), null(),
+        null(), _I.c.numerator_id, type_coerce(_I.c.denominator_id, _NUMBER), null(),
+    ).where(or_(_I.c.aggregation_over_units != "sum",
+                and_(_I.c.numerator_id.is_not(None), _I.c.denominator_id.is_not(None))))
+    deepest = select(
+        literal(_DEEPEST_ROW), *no_unit, func.max(_U2.c.depth), null(), null(), null(), null(),
+        null(), null(), null(),
+    ).where(_U2.c.path.like(bindparam("below")))
+    return union_all(values, catalogue, deepest)
+
+
+# per process, a guess checked by every statement: the levels below a root (by its path) and
+# whether the catalogue has min and max indicators
+_LEVELS: dict[str, int] = {}
+_EXTREMES = [True, True]
 
 
 def _nearest_parameters(*, regime, form_code: str, period_id: int, root_unit,
@@ -800,7 +828,6 @@ def _nearest_parameters(*, regime, form_code: str, period_id: int, root_unit,
     }
 
 
-_I = Indicator.__table__
 # before a roll-up, in one round trip: the subtree's deepest level, then the catalogue's
 # indicators that are not simply summed over units and its ratio indicators
 _AHEAD = union_all(
@@ -841,22 +868,29 @@ def _over_units_of(how: str, total, count, low, high):
     return total
 
 
-def _one_period(session, *, regime, form_code: str, period_id: int, root_unit, provisional: bool,
-                indicator_ids, by_unit: bool) -> Aggregate:
-    levels, kinds, ratios = _ahead(session, root_unit)
-    parameters = _nearest_parameters(regime=regime, form_code=form_code, period_id=period_id,
-                                     root_unit=root_unit, provisional=provisional)
-    if indicator_ids is not None:
-        parameters["indicator_ids"] = list(indicator_ids)
-    statement = _one_period_statement(levels, by_unit, indicator_ids is not None,
-                                      "min" in kinds.values(), "max" in kinds.values())
+def _one_period_rows(rows, by_unit: bool):
+    """The rows of ``_one_period_statement``: the partial aggregates by (unit, indicator, value
+    column, breakdown), the aggregation of the indicators not summed over units, the ratio
+    indicators as (ratio, numerator, denominator), and the subtree's deepest level."""
     groups: dict[tuple, list] = {}
-    for row in session.connection().execute(statement, parameters):
+    kinds, ratios, deepest = {}, [], None
+    for row in rows:
         if by_unit:
-            unit_id, indicator_id, value_column, column, breakdown, total, count, low, high = row
+            what, unit_id, indicator_id, value_column, column, breakdown, total, count, low, \
+                high = row
         else:
-            indicator_id, value_column, column, breakdown, total, count, low, high = row
+            what, indicator_id, value_column, column, breakdown, total, count, low, high = row
             unit_id = None
+        if what == _CATALOGUE:
+            how, numerator_id, denominator_id = value_column, count, low
+            if how != "sum":
+                kinds[indicator_id] = how
+            if numerator_id is not None and denominator_id is not None:
+                ratios.append((indicator_id, numerator_id, int(denominator_id)))
+            continue
+        if what == _DEEPEST_ROW:
+            deepest = indicator_id
+            continue
         if indicator_id is None:
             continue  # a row the form maps to no catalogue indicator
         # the catalogue's value column when the form maps one, else the form's own column key
@@ -871,6 +905,35 @@ def _one_period(session, *, regime, form_code: str, period_id: int, root_unit, p
                 seen[2] = min(seen[2], low)
             if high is not None:
                 seen[3] = max(seen[3], high)
+    return groups, kinds, ratios, deepest
+
+
+def _one_period(session, *, regime, form_code: str, period_id: int, root_unit, provisional: bool,
+                indicator_ids, by_unit: bool) -> Aggregate:
+    """One statement, one round trip (see ``_one_period_statement``): the subtree's depth
+    (which decides the statement's joins) and whether min and max are needed are taken from
+    this process's last roll-up of the same root, checked against the facts the statement
+    returns, and the statement is run again, right, only when they were wrong."""
+    parameters = _nearest_parameters(regime=regime, form_code=form_code, period_id=period_id,
+                                     root_unit=root_unit, provisional=provisional)
+    if indicator_ids is not None:
+        parameters["indicator_ids"] = list(indicator_ids)
+    levels = _LEVELS.get(root_unit.path)
+    if levels is None:
+        levels = _levels_between(session, root_unit)
+    lowest, highest = _EXTREMES
+    while True:
+        statement = _one_period_statement(levels, by_unit, indicator_ids is not None,
+                                          lowest, highest)
+        groups, kinds, ratios, deepest = _one_period_rows(
+            session.connection().execute(statement, parameters), by_unit)
+        needed = max(0, (deepest or root_unit.depth) - root_unit.depth - 1)
+        needs_low, needs_high = "min" in kinds.values(), "max" in kinds.values()
+        _LEVELS[root_unit.path] = needed
+        _EXTREMES[:] = [needs_low, needs_high]
+        if needed <= levels and (lowest or not needs_low) and (highest or not needs_high):
+            break
+        levels, lowest, highest = max(levels, needed), lowest or needs_low, highest or needs_high
     result = Aggregate(provisional=provisional, period_ids=[period_id], by_unit=by_unit)
     cells = result.cells
     for key, (total, count, low, high) in groups.items():

@@ -329,3 +329,38 @@ def test_the_unit_matrix_lays_out_the_breakdown_by_unit(session, provisional):
         assert one["Xã Khác 1"]["TL"] == Decimal("0.35714286")
     assert "XH" not in one["Xã Khác 0"]  # "none" is not aggregated
     assert one["Huyện Ma Trận"]["DS"] == 7
+
+
+def test_one_periods_figures_stay_right_when_the_subtree_or_the_catalogue_changed(session):
+    """One period's roll-up takes the subtree's depth and whether min or max are needed from
+    the last roll-up of the same root and checks them in the same statement: a new level of
+    units below the root, or an indicator that now takes its max, gives the right figures at
+    once."""
+    from app.models import Indicator
+
+    world = World(session)
+    for indicator in session.query(Indicator).filter(
+            Indicator.aggregation_over_units.in_(["min", "max"])):
+        indicator.aggregation_over_units = "sum"
+    _report(world, world.period, world.unit("Xã Một"), {"r1|c4": 100}, "accepted")
+    session.flush()
+    people = world.indicators["DS"]
+
+    def figure():
+        return aggregate(session, regime=world.regime, form_code=FORM,
+                         period_ids=[world.period.id], root_unit=world.province
+                         ).value(people.id, "c4")
+
+    assert figure() == 100
+    district = world.unit("Huyện Hai", type_code="district")
+    _report(world, world.period, world.unit("Xã Ba", parent=district), {"r1|c4": 7},
+            "accepted")
+    _report(world, world.period, district, {"r1|c4": 30}, "accepted")  # stands for its branch
+    session.flush()
+    assert figure() == 130
+    people.aggregation_over_units = "max"
+    session.flush()
+    assert figure() == 100
+    people.aggregation_over_units = "min"
+    session.flush()
+    assert figure() == 30
