@@ -22,13 +22,14 @@ import hmac
 import io
 import secrets
 
-from sqlalchemy import delete, func, or_, select, true
+from sqlalchemy import case, delete, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from app.models import AppUser
 from app.models.login_security import (
     ADMIN,
     FAILED,
+    LOCKED,
     SUCCEEDED,
     UNLOCKED,
     LoginAttempt,
@@ -99,14 +100,20 @@ def _username_failures(session: Session, username: str, since: dt.datetime,
     )
     if last_success is not None and last_success > since:
         since = last_success
-    return session.execute(
-        select(func.count(LoginAttempt.id), func.max(LoginAttempt.created_at)).where(
+    # An attempt refused as locked counts too: of attempts racing in parallel, those refused
+    # because the others were in flight must still add up to a lock. The lock runs from the last
+    # real failure, so refusals during a lock do not extend it (unless there is none).
+    count, last_failure, last_refusal = session.execute(
+        select(func.count(LoginAttempt.id),
+               func.max(case((LoginAttempt.outcome == FAILED, LoginAttempt.created_at))),
+               func.max(LoginAttempt.created_at)).where(
             LoginAttempt.username == username,
-            LoginAttempt.outcome == FAILED,
+            LoginAttempt.outcome.in_((FAILED, LOCKED)),
             LoginAttempt.created_at > since,
             _others(excluding),
         )
     ).one()
+    return count, last_failure or last_refusal
 
 
 def failures_for_username(session: Session, username: str, policy: Policy,
