@@ -208,3 +208,14 @@ def generate_one_time_password(length: int = 12) -> str:
         candidate = body + secrets.choice("@#$%&*!?") + secrets.choice(string.digits)
         if any(c.isupper() for c in candidate) and any(c.islower() for c in candidate):
             return candidate
+
+
+def active_holders_of(session, role_names) -> list[int]:
+    """Ids of the active accounts holding any of the roles (anywhere), each once, by id."""
+    from flask_appbuilder.security.sqla.models import Role, assoc_user_role
+
+    return list(dict.fromkeys(session.scalars(
+        select(AppUser.id).join(assoc_user_role, assoc_user_role.c.user_id == AppUser.id)
+        .join(Role, Role.id == assoc_user_role.c.role_id)
+        .where(AppUser.active.is_(True), Role.name.in_(tuple(role_names)))
+        .order_by(AppUser.id))))

@@ -83,9 +83,11 @@ def digest_notices(session, today: dt.date) -> list[Notice]:
         ).all()
         if not rows:
             continue
+        by_period: dict[int, list] = {}
+        for row in rows:
+            by_period.setdefault(row.id, []).append(row)
         lines = []
-        for period_id in dict.fromkeys(row.id for row in rows):
-            of_period = [row for row in rows if row.id == period_id]
+        for of_period in by_period.values():
             states = Counter(row.state for row in of_period)
             unsent = sum(states[s] for s in NOT_YET_SENT)
             late = sum(1 for row in of_period if row.state in NOT_YET_SENT

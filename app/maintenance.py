@@ -12,12 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-from flask_appbuilder.security.sqla.models import Role, assoc_user_role
 from sqlalchemy import or_, select
 
+from app.accounts import active_holders_of
 from app.calendar import calendar_from_db, working_hours_between
 from app.errors import DomainError
-from app.models import AppUser, MaintenanceNotice
+from app.models import MaintenanceNotice
 from app.models.forms import utcnow
 from app.notifications import Notice, notify
 from app.roles import PROVINCIAL_ADMIN, UNIT_ADMIN
@@ -80,16 +80,11 @@ def describe(notice: MaintenanceNotice) -> str:
 
 def maintenance_notices_to_admins(session, notice: MaintenanceNotice) -> list[Notice]:
     """Every active unit admin and provincial admin gets the notice (in the bell and by mail)."""
-    admins = session.scalars(
-        select(AppUser.id).join(assoc_user_role, assoc_user_role.c.user_id == AppUser.id)
-        .join(Role, Role.id == assoc_user_role.c.role_id)
-        .where(AppUser.active.is_(True), Role.name.in_((UNIT_ADMIN, PROVINCIAL_ADMIN)))
-        .order_by(AppUser.id)
-    ).all()
+    admins = active_holders_of(session, (UNIT_ADMIN, PROVINCIAL_ADMIN))
     subject = ("Thông báo bảo trì khẩn cấp hệ thống" if notice.emergency
                else "Thông báo bảo trì hệ thống") + f" lúc {_shown(notice.starts_at)}"
     return [Notice(user_id, "maintenance", subject, describe(notice), "/",
-                   f"maintenance:{notice.id}") for user_id in dict.fromkeys(admins)]
+                   f"maintenance:{notice.id}") for user_id in admins]
 
 
 # -- the banner: read on every page, so kept for a few seconds per process ------------------------

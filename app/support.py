@@ -12,13 +12,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from flask_appbuilder.security.sqla.models import Role, assoc_user_role
 from sqlalchemy import select
 
+from app.accounts import active_holders_of
 from app.assignment import safe_filename
 from app.calendar import WorkingCalendar, calendar_from_db, working_hours_between
 from app.errors import DomainError, PermissionDenied
-from app.models import AppUser, SupportMessage, SupportRequest
+from app.models import SupportMessage, SupportRequest
 from app.models.forms import utcnow
 from app.models.support import SUPPORT_KINDS
 from app.notifications import Notice, notify
@@ -33,13 +33,6 @@ ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
 
 def is_operator(user) -> bool:
     return user is not None and PROVINCIAL_ADMIN in {r.name for r in (user.roles or [])}
-
-
-def _operators(session) -> list[int]:
-    return list(session.scalars(
-        select(AppUser.id).join(assoc_user_role, assoc_user_role.c.user_id == AppUser.id)
-        .join(Role, Role.id == assoc_user_role.c.role_id)
-        .where(AppUser.active.is_(True), Role.name == PROVINCIAL_ADMIN).order_by(AppUser.id)))
 
 
 def file_request(session, user, kind: str, title: str, body: str, *,
@@ -71,7 +64,7 @@ def file_request(session, user, kind: str, title: str, body: str, *,
     notify(session, [Notice(uid, "support_new", f"{what} mới: {request.title}",
                             f"{user.full_name} ({user.unit.name if user.unit else ''}): {body}",
                             f"/support/{request.id}", f"support:{request.id}:new")
-                     for uid in _operators(session)], now)
+                     for uid in active_holders_of(session, (PROVINCIAL_ADMIN,))], now)
     return request
 
 
