@@ -775,22 +775,23 @@ _VALUES, _CATALOGUE, _DEEPEST_ROW = 0, 1, 2  # what a row of the one-period stat
 def _one_period_statement(levels: int, by_unit: bool, some_indicators: bool, lowest: bool,
                           highest: bool):
     """The sum and count (and the min and max, when asked) of each (unit,) indicator, value
-    column, form column and breakdown: the floor of any roll-up, in one pass with no join to
-    the catalogue. Each indicator's own aggregation is chosen afterwards over these few rows
-    (the average is sum / count), and groups that share a value column are merged then: each
-    of the four merges exactly.
+    column and breakdown: the floor of any roll-up, in one pass with no join to the catalogue.
+    The value column is the catalogue's when the form maps one, else the form's own column key,
+    so that two form columns mapped to one value column make one group. Each indicator's own
+    aggregation is chosen afterwards over these few rows (the average is sum / count).
 
     In the same statement (one round trip), after the values: the catalogue's indicators that
     are not simply summed over units and its ratio indicators, one row each, and the subtree's
     deepest level, with which the caller checks the ``levels`` and min / max it assumed. Rows:
-    (what, [unit id,] indicator id, value column, column, breakdown, sum, count, min, max); a
-    catalogue row holds (id, aggregation, -, -, -, numerator, denominator, -), the deepest
+    (what, [unit id,] indicator id, value column, breakdown, sum, count, min, max); a
+    catalogue row holds (id, aggregation, -, -, numerator, denominator, -), the deepest
     level's (depth, …)."""
     source, conditions = _nearest_values(levels)
     source = source.join(_V, _V.c.report_id == _R.c.id)
     number = _V.c.number_value
     keys = ([_R.c.unit_id] if by_unit else []) + [
-        _V.c.indicator_id, _V.c.value_column_key, _V.c.column_key, _V.c.breakdown_key]
+        _V.c.indicator_id, func.coalesce(_V.c.value_column_key, _V.c.column_key),
+        _V.c.breakdown_key]
     if some_indicators:
         conditions.append(_V.c.indicator_id.in_(bindparam("indicator_ids", expanding=True)))
     figures = [type_coerce(func.sum(number), _NUMBER), func.count()]
@@ -801,12 +802,12 @@ def _one_period_statement(levels: int, by_unit: bool, some_indicators: bool, low
     no_unit = [null()] if by_unit else []
     catalogue = select(
         literal(_CATALOGUE), *no_unit, _I.c.id, _I.c.aggregation_over_units, null(), null(),
-        null(), _I.c.numerator_id, type_coerce(_I.c.denominator_id, _NUMBER), null(),
+        _I.c.numerator_id, type_coerce(_I.c.denominator_id, _NUMBER), null(),
     ).where(or_(_I.c.aggregation_over_units != "sum",
                 and_(_I.c.numerator_id.is_not(None), _I.c.denominator_id.is_not(None))))
     deepest = select(
         literal(_DEEPEST_ROW), *no_unit, func.max(_U2.c.depth), null(), null(), null(), null(),
-        null(), null(), null(),
+        null(), null(),
     ).where(_U2.c.path.like(bindparam("below")))
     return union_all(values, catalogue, deepest)
 
@@ -872,39 +873,26 @@ def _one_period_rows(rows, by_unit: bool):
     """The rows of ``_one_period_statement``: the partial aggregates by (unit, indicator, value
     column, breakdown), the aggregation of the indicators not summed over units, the ratio
     indicators as (ratio, numerator, denominator), and the subtree's deepest level."""
-    groups: dict[tuple, list] = {}
+    groups: dict[tuple, tuple] = {}
     kinds, ratios, deepest = {}, [], None
     for row in rows:
         if by_unit:
-            what, unit_id, indicator_id, value_column, column, breakdown, total, count, low, \
-                high = row
+            what, unit_id, indicator_id, column, breakdown, total, count, low, high = row
         else:
-            what, indicator_id, value_column, column, breakdown, total, count, low, high = row
+            what, indicator_id, column, breakdown, total, count, low, high = row
             unit_id = None
-        if what == _CATALOGUE:
-            how, numerator_id, denominator_id = value_column, count, low
+        if what == _VALUES:
+            if indicator_id is not None:  # else a row the form maps to no catalogue indicator
+                groups[(unit_id, indicator_id, column, breakdown or "")] = (total, count, low,
+                                                                            high)
+        elif what == _CATALOGUE:
+            how, numerator_id, denominator_id = column, count, low
             if how != "sum":
                 kinds[indicator_id] = how
             if numerator_id is not None and denominator_id is not None:
                 ratios.append((indicator_id, numerator_id, int(denominator_id)))
-            continue
-        if what == _DEEPEST_ROW:
+        else:
             deepest = indicator_id
-            continue
-        if indicator_id is None:
-            continue  # a row the form maps to no catalogue indicator
-        # the catalogue's value column when the form maps one, else the form's own column key
-        key = (unit_id, indicator_id, value_column or column, breakdown or "")
-        seen = groups.get(key)
-        if seen is None:
-            groups[key] = [total, count, low, high]
-        else:  # two form columns mapped to one value column: merge the partial aggregates
-            seen[0] += total
-            seen[1] += count
-            if low is not None:
-                seen[2] = min(seen[2], low)
-            if high is not None:
-                seen[3] = max(seen[3], high)
     return groups, kinds, ratios, deepest
 
 

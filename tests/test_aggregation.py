@@ -364,3 +364,42 @@ def test_one_periods_figures_stay_right_when_the_subtree_or_the_catalogue_change
     people.aggregation_over_units = "min"
     session.flush()
     assert figure() == 30
+
+
+def test_two_form_columns_mapped_to_one_value_column_make_one_figure(session):
+    """A form may map two of its columns to one value column of the catalogue: their values
+    are one figure (summed, or the least or greatest of both), for one period and for
+    several."""
+    from app.models import ReportValue
+
+    world = World(session)
+    first, second = _periods(world, 2)
+    people = world.indicators["DS"]
+    one_commune, other_commune = world.unit("Xã Một"), world.unit("Xã Hai")
+    for period, extra in ((first, 5), (second, 3)):
+        _report(world, period, one_commune, {"r1|c4": 100, "r1|c3": extra}, "accepted")
+        _report(world, period, other_commune, {"r1|c4": 7}, "accepted")
+    session.flush()
+    session.query(ReportValue).filter_by(indicator_id=people.id).update(
+        {"value_column_key": "c4"})  # as a form mapping its column c3 to the catalogue's c4
+    session.flush()
+
+    def figures(periods):
+        return aggregate(session, regime=world.regime, form_code=FORM,
+                         period_ids=[p.id for p in periods], root_unit=world.province)
+
+    one = figures([first])
+    assert one.value(people.id, "c4") == 112
+    assert one.value(people.id, "c3") is None
+    assert one.cells[(None, people.id, "c4", "")].reports == 3
+    people.aggregation_over_time = "sum"
+    assert figures([first, second]).value(people.id, "c4") == 112 + 110
+    people.aggregation_over_units = "min"
+    session.flush()
+    assert figures([first]).value(people.id, "c4") == 5
+    people.aggregation_over_units = "max"
+    session.flush()
+    assert figures([first]).value(people.id, "c4") == 100
+    by_unit = aggregate(session, regime=world.regime, form_code=FORM, period_ids=[first.id],
+                        root_unit=world.province, by_unit=True)
+    assert by_unit.value(people.id, "c4", unit_id=one_commune.id) == 100
