@@ -5,6 +5,8 @@
 PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
+# test processes (pytest-xdist); 0 runs the suite in this one process
+TEST_WORKERS ?= 2
 STAMP  := $(VENV)/.installed
 
 .PHONY: run test install translations i18n chromium signing-tools deploy-tools postgres lint clean
@@ -56,7 +58,7 @@ postgres:
 	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start || true; }
 
 test: install chromium signing-tools deploy-tools postgres
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
