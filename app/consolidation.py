@@ -59,6 +59,7 @@ R to be editable: once sent, the agency above reopens it through the workflow fi
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
@@ -945,11 +946,20 @@ class UnitMatrix:
 
     provisional: bool
     indicators: list[tuple[int, str, str]]
-    rows: list[list]
+    # for one period an iterator over the database's rows as they come (read it once)
+    rows: Iterable[list]
 
     @property
     def label(self) -> str:
         return PROVISIONAL_LABEL if self.provisional else OFFICIAL_LABEL
+
+
+def _matrix_wanted() -> list:
+    """The values of the breakdown sheet: one value column (the catalogue's, else the form's
+    own column key), no breakdown, numbers of catalogue indicators."""
+    return [func.coalesce(_V.c.value_column_key, _V.c.column_key) == bindparam("column_key"),
+            _V.c.breakdown_key == "", _V.c.number_value.is_not(None),
+            _V.c.indicator_id.is_not(None)]
 
 
 @lru_cache(maxsize=32)
@@ -958,9 +968,7 @@ def _matrix_statement(levels: int, arrays: bool):
     ``arrays`` (PostgreSQL) one row per unit carrying its indicators and values as two arrays
     in the same order, else one row per value."""
     source, conditions = _nearest_values(levels)
-    wanted = [func.coalesce(_V.c.value_column_key, _V.c.column_key) == bindparam("column_key"),
-              _V.c.breakdown_key == "", _V.c.number_value.is_not(None),
-              _V.c.indicator_id.is_not(None)]
+    wanted = _matrix_wanted()
     unit = [_U.c.id, _U.c.admin_code, _U.c.internal_code, _U.c.name]
     if arrays:
         # each report's values aggregated on their own (LATERAL), in the order of the units;
@@ -979,26 +987,40 @@ def _matrix_statement(levels: int, arrays: bool):
             .order_by(_U.c.path, _U.c.id))
 
 
+@lru_cache(maxsize=32)
+def _matrix_indicators_statement(levels: int):
+    """The catalogue's indicators that have a value in the breakdown sheet (the columns, known
+    before the first row): per indicator, whether one value of a counted report exists, found
+    through the values' index on the indicator."""
+    source, conditions = _nearest_values(levels)
+    held = (exists().select_from(source.join(_V, _V.c.report_id == _R.c.id))
+            .where(*conditions, *_matrix_wanted(), _V.c.indicator_id == _I.c.id))
+    return select(_I.c.id).where(held)
+
+
 def _merged(indicator_ids, values, kinds) -> dict:
-    """A unit's figures when one report has several values for one indicator (two form rows
-    mapped to it): aggregated over those values as over units."""
-    seen: dict[int, list] = {}
+    """One unit's figures when two form columns map to one value column: each indicator's
+    values aggregated over them (its own aggregation over units)."""
+    grouped: dict[int, list] = {}
     for indicator_id, value in zip(indicator_ids, values, strict=True):
-        seen.setdefault(indicator_id, []).append(value)
+        grouped.setdefault(indicator_id, []).append(value)
     return {i: _over_units_of(kinds.get(i, "sum"), sum(v), len(v), min(v), max(v))
-            for i, v in seen.items()}
+            for i, v in grouped.items()}
 
 
 def unit_matrix(session, *, regime, form_code: str, period_ids, root_unit, column_key: str,
                 provisional: bool = False, arrays: bool | None = None) -> UnitMatrix:
     """The breakdown sheet of ``aggregate(by_unit=True)`` for one value column, without a
-    figure object per cell: for one period each unit's values come straight from the nearest
-    reports (on PostgreSQL as one row of arrays per unit), each indicator's aggregation and
-    ratios are applied per unit row; over several periods it is ``aggregate(by_unit=True)``
-    laid out the same way. ``arrays``: force (or refuse) the PostgreSQL form, for tests."""
+    figure object per cell. For one period the rows stream: the columns (the indicators with
+    a value, and the ratios computed from them) are found first, then each unit's values come
+    straight from the nearest reports as the database sends them (on PostgreSQL one row of
+    arrays per unit, through a server-side cursor) and each indicator's aggregation and ratios
+    are applied per unit row; nothing holds the whole matrix. Over several periods it is
+    ``aggregate(by_unit=True)`` laid out the same way. ``arrays``: force (or refuse) the
+    PostgreSQL form, for tests."""
     period_ids = list(period_ids)
     levels, kinds, ratios = _ahead(session, root_unit)
-    units: list[tuple[str, str, dict]] = []  # (code, name, figures by indicator)
+    connection = session.connection()
     if len(period_ids) == 1:
         if arrays is None:
             arrays = session.get_bind().dialect.name == "postgresql"
@@ -1006,21 +1028,14 @@ def unit_matrix(session, *, regime, form_code: str, period_ids, root_unit, colum
                                          period_id=period_ids[0], root_unit=root_unit,
                                          provisional=provisional)
         parameters["column_key"] = column_key
-        rows = session.connection().execute(_matrix_statement(levels, arrays), parameters)
-        if arrays:
-            per_unit = ((row[1] or row[2] or "", row[3], row[4], row[5]) for row in rows)
-        else:
-            per_unit = []
-            for _unit_id, group in itertools.groupby(rows, key=lambda row: row[0]):
-                group = list(group)
-                first = group[0]
-                per_unit.append((first[1] or first[2] or "", first[3],
-                                 [row[4] for row in group], [row[5] for row in group]))
-        for code, name, indicator_ids, values in per_unit:
-            figures = dict(zip(indicator_ids, values, strict=True))
-            if len(figures) != len(indicator_ids):
-                figures = _merged(indicator_ids, values, kinds)
-            units.append((code, name, figures))
+        present = set(connection.execute(_matrix_indicators_statement(levels),
+                                         parameters).scalars())
+        present -= {i for i, how in kinds.items() if how == "none"}
+        present.update(ratio_id for ratio_id, numerator_id, denominator_id in ratios
+                       if numerator_id in present or denominator_id in present)
+        units = _matrix_units(connection.execute(_matrix_statement(levels, arrays), parameters,
+                                                 execution_options={"yield_per": 200}),
+                              arrays, kinds)
     else:
         figures = aggregate(session, regime=regime, form_code=form_code, period_ids=period_ids,
                             root_unit=root_unit, provisional=provisional, by_unit=True)
@@ -1029,13 +1044,48 @@ def unit_matrix(session, *, regime, form_code: str, period_ids, root_unit, colum
             if column == column_key and breakdown == "":
                 by_unit.setdefault(unit_id, {})[indicator_id] = cell.value
         kinds, ratios = {}, []  # aggregate has left out "none" and recalculated the ratios
-        for unit in session.scalars(select(Unit).where(Unit.id.in_(list(by_unit)))
-                                    .order_by(Unit.path)):
-            units.append((unit.admin_code or unit.internal_code or "", unit.name,
-                          by_unit[unit.id]))
+        present = {i for unit_figures in by_unit.values() for i in unit_figures}
+        units = [(unit.admin_code or unit.internal_code or "", unit.name, by_unit[unit.id])
+                 for unit in session.scalars(select(Unit).where(Unit.id.in_(list(by_unit)))
+                                             .order_by(Unit.path))]
+    indicator = Indicator.__table__
+    indicators = [tuple(row) for row in connection.execute(
+        select(indicator.c.id, indicator.c.code, indicator.c.name)
+        .where(indicator.c.id.in_(bindparam("ids", expanding=True)))
+        .order_by(indicator.c.code), {"ids": sorted(present)})] if present else []
+    order = [i for i, _code, _name in indicators]
+    return UnitMatrix(provisional=provisional, indicators=indicators,
+                      rows=_matrix_rows(units, order, kinds, ratios))
+
+
+def _matrix_units(rows, arrays: bool, kinds):
+    """(code, name, figures by indicator) per unit, from the rows of ``_matrix_statement`` as
+    they come."""
+    if arrays:
+        per_unit = ((row[1] or row[2] or "", row[3], row[4], row[5]) for row in rows)
+    else:
+        per_unit = _grouped_by_unit(rows)
+    for code, name, indicator_ids, values in per_unit:
+        figures = dict(zip(indicator_ids, values, strict=True))
+        if len(figures) != len(indicator_ids):
+            figures = _merged(indicator_ids, values, kinds)
+        yield code, name, figures
+
+
+def _grouped_by_unit(rows):
+    """The rows of one value each, as (code, name, indicator ids, values) per unit."""
+    for _unit_id, group in itertools.groupby(rows, key=lambda row: row[0]):
+        group = list(group)
+        first = group[0]
+        yield (first[1] or first[2] or "", first[3], [row[4] for row in group],
+               [row[5] for row in group])
+
+
+def _matrix_rows(units, order: list[int], kinds, ratios):
+    """Each unit's row of the breakdown sheet: code, name, its figure per indicator of
+    ``order`` (None where it has none); "none" indicators left out, ratios recalculated."""
     none = {i for i, how in kinds.items() if how == "none"}
-    present: set[int] = set()
-    for _code, _name, figures in units:
+    for code, name, figures in units:
         for indicator_id in none & figures.keys():
             del figures[indicator_id]
         for ratio_id, numerator_id, denominator_id in ratios:
@@ -1046,15 +1096,8 @@ def unit_matrix(session, *, regime, form_code: str, period_ids, root_unit, colum
                 else:
                     figures[ratio_id] = (numerator / denominator).quantize(
                         _STORED, rounding=ROUND_HALF_UP)
-        present.update(figures)
-    indicator = Indicator.__table__
-    indicators = [tuple(row) for row in session.connection().execute(
-        select(indicator.c.id, indicator.c.code, indicator.c.name)
-        .where(indicator.c.id.in_(bindparam("ids", expanding=True)))
-        .order_by(indicator.c.code), {"ids": sorted(present)})] if present else []
-    order = [i for i, _code, _name in indicators]
-    return UnitMatrix(provisional=provisional, indicators=indicators, rows=[
-        [code, name, *map(figures.get, order)] for code, name, figures in units if figures])
+        if figures:
+            yield [code, name, *map(figures.get, order)]
 
 
 def _over_time(per_period, by_unit: bool):

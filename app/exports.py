@@ -4,9 +4,11 @@ labelled official or provisional.
 
 A table is a title, its label, a header and an iterator of rows; writers consume the rows as
 they come: CSV is yielded in chunks, .xlsx is written by XlsxWriter in constant-memory mode (each
-row goes to a temporary file once the next begins), so a large export never holds the workbook
-in memory. The breakdown by unit (``unit_matrix_table``) is a matrix of numbers and blanks after
-two label columns, written without a type test per cell.
+row goes to a temporary file once the next begins, and the workbook is a temporary file a
+download streams), JSON is yielded in chunks too; a large export never holds the workbook in
+memory. The breakdown by unit (``unit_matrix_table``) is a matrix of numbers and blanks after
+two label columns, written without a type test per cell, its rows read from the database as
+they are written.
 
 Domain code: no request is needed."""
 
@@ -15,9 +17,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import IO
 
 import xlsxwriter
 from sqlalchemy import select
@@ -154,24 +158,53 @@ def csv_chunks(table: Table) -> Iterator[str]:
     yield buffer.getvalue()
 
 
-def json_document(table: Table) -> dict:
-    """The table as JSON: numbers as plain decimal strings (exact), blanks as null."""
-    return {
-        "title": table.title, "label": table.label, "header": table.header,
-        "rows": [[(_number_text(v) or None) if isinstance(v, Decimal | int | float) else v
-                  for v in row] for row in table.rows],
-    }
+def json_chunks(table: Table) -> Iterator[str]:
+    """The table as a JSON document in chunks, rows as they come: {"title", "label", "header",
+    "rows"}, numbers as plain decimal strings (exact), blanks as null."""
+    dumps = json.dumps
+    head = {"title": table.title, "label": table.label, "header": table.header}
+    lines = [dumps(head, ensure_ascii=False)[:-1] + ',\n"rows": [']
+    separator = "\n"
+    for count, row in enumerate(table.rows, start=1):
+        lines.append(separator + dumps(
+            [(_number_text(v) or None) if isinstance(v, Decimal | int | float) else v
+             for v in row], ensure_ascii=False))
+        separator = ",\n"
+        if count % CSV_BATCH == 0:
+            yield "".join(lines)
+            lines = []
+    lines.append("\n]}\n")
+    yield "".join(lines)
 
 
 def json_bytes(table: Table) -> bytes:
-    return json.dumps(json_document(table), ensure_ascii=False, indent=1).encode("utf-8")
+    return "".join(json_chunks(table)).encode("utf-8")
 
 
 def xlsx_bytes(table: Table) -> bytes:
-    """The table as an .xlsx workbook, written row by row in constant memory (XlsxWriter):
-    the title, the official/provisional label, the header, then the rows; numbers stay
-    numbers."""
+    """The table as an .xlsx workbook in memory (see ``write_xlsx``)."""
     out = io.BytesIO()
+    write_xlsx(table, out)
+    return out.getvalue()
+
+
+def xlsx_file(table: Table) -> IO[bytes]:
+    """The table as an .xlsx workbook in a temporary file, open at its start; the file is
+    gone once closed (a download streams it from disk, nothing of it stays in memory)."""
+    out = tempfile.TemporaryFile(prefix="htttbc-export-", suffix=".xlsx")
+    try:
+        write_xlsx(table, out)
+    except BaseException:
+        out.close()
+        raise
+    out.seek(0)
+    return out
+
+
+def write_xlsx(table: Table, out) -> None:
+    """Write the table into ``out`` as an .xlsx workbook, row by row in constant memory
+    (XlsxWriter): the title, the official/provisional label, the header, then the rows;
+    numbers stay numbers."""
     workbook = xlsxwriter.Workbook(out, {"constant_memory": True})
     sheet = workbook.add_worksheet("Số liệu")
     title = workbook.add_format({"bold": True, "font_size": 13})
@@ -199,4 +232,3 @@ def xlsx_bytes(table: Table) -> bytes:
             else:
                 write_string(index, column, str(value))
     workbook.close()
-    return out.getvalue()

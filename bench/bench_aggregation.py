@@ -14,10 +14,12 @@ the same run:
   is not the roll-up of this catalogue (a third of its indicators take their min or max, a
   sixth their average); the three timed in turns;
 - the same for the whole country, one period and year to date (no target; shown);
-- the per-unit breakdown export, 3,321 units × 200 indicators (``unit_matrix`` →
-  ``unit_matrix_table`` → ``xlsx_bytes``, checked once against ``aggregate(by_unit=True)``)
+- the per-unit breakdown export, 3,321 units × 200 indicators, as the figures page downloads
+  it (``unit_matrix`` → ``unit_matrix_table`` → ``xlsx_file``, the rows streamed from a
+  server-side cursor into a temporary file; checked once against ``aggregate(by_unit=True)``)
   against XlsxWriter writing the same matrix from a list (target ≤ 1.5 × the floor); the query
-  and the writing are also shown apart.
+  and the writing are also shown apart, and the export's peak of Python memory (tracemalloc)
+  beside the memory the matrix takes when held whole.
 
     .venv/bin/python bench/bench_aggregation.py [--runs 5] [--months 12] [--indicators 200]
         [--database NAME] [--write-docs]
@@ -39,6 +41,7 @@ import statistics
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -216,7 +219,7 @@ def measure(url: str, runs: int, months: int, indicators: int) -> dict:
 
     app = build_app(url)
     from app.consolidation import aggregate, unit_matrix
-    from app.exports import Table, unit_matrix_table, xlsx_bytes
+    from app.exports import Table, unit_matrix_table, xlsx_bytes, xlsx_file
     from app.extensions import db
     from app.models import Regime, Unit
 
@@ -287,7 +290,7 @@ def measure(url: str, runs: int, months: int, indicators: int) -> dict:
         del by_unit, laid_out
 
         def export():
-            return xlsx_bytes(unit_matrix_table(query_breakdown(), "Chi tiết theo đơn vị"))
+            xlsx_file(unit_matrix_table(query_breakdown(), "Chi tiết theo đơn vị")).close()
 
         def write_only():
             return xlsx_bytes(Table("Chi tiết theo đơn vị", breakdown.label, header, iter(rows),
@@ -307,9 +310,21 @@ def measure(url: str, runs: int, months: int, indicators: int) -> dict:
             book.close()
             return out.getvalue()
 
+        def peak_bytes(action) -> int:
+            tracemalloc.start()
+            try:
+                kept = action()
+                return tracemalloc.get_traced_memory()[1]
+            finally:
+                del kept
+                tracemalloc.stop()
+
+        facts["export_peak"] = peak_bytes(export)
+        facts["matrix_bytes"] = peak_bytes(lambda: list(query_breakdown().rows))
         export_runs = max(1, runs // 2)
         facts["export_s"] = median_time(export, export_runs)
-        facts["breakdown_query_s"] = median_time(query_breakdown, export_runs)
+        facts["breakdown_query_s"] = median_time(lambda: list(query_breakdown().rows),
+                                                 export_runs)
         facts["write_s"] = median_time(write_only, export_runs)
         facts["xlsxwriter_s"] = median_time(xlsxwriter_floor, export_runs)
         session.remove()
@@ -353,7 +368,9 @@ def main() -> None:
     print(f"breakdown export {facts['matrix'][0]} units × {facts['matrix'][1]} indicators: "
           f"{facts['export_s']:.2f} s (query {facts['breakdown_query_s']:.2f} s, writing "
           f"{facts['write_s']:.2f} s); XlsxWriter floor {facts['xlsxwriter_s']:.2f} s; ratio "
-          f"{export_ratio:.2f} (target ≤ {EXPORT_TARGET_RATIO})")
+          f"{export_ratio:.2f} (target ≤ {EXPORT_TARGET_RATIO}); Python memory at its peak "
+          f"{facts['export_peak'] / 2**20:.1f} MiB, the matrix held whole "
+          f"{facts['matrix_bytes'] / 2**20:.1f} MiB")
     if args.write_docs:
         write_docs(args, facts, ratio, export_ratio)
 
@@ -395,6 +412,11 @@ def write_docs(args, facts, ratio, export_ratio) -> None:
         f"writing {facts['write_s']:.2f} s) | XlsxWriter, same matrix "
         f"{facts['xlsxwriter_s']:.2f} s | {export_ratio:.2f} | ≤ {EXPORT_TARGET_RATIO} × "
         f"| {export_met} |",
+        f"| the same export, Python memory at its peak (tracemalloc) "
+        f"| {facts['export_peak'] / 2**20:.1f} MiB | the matrix held whole "
+        f"{facts['matrix_bytes'] / 2**20:.1f} MiB "
+        f"| {facts['export_peak'] / facts['matrix_bytes']:.2f} | streamed, not held | "
+        f"{'yes' if facts['export_peak'] < facts['matrix_bytes'] / 4 else 'no'} |",
     ]
     insert_section(path, lines)
 

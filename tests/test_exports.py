@@ -243,3 +243,47 @@ def test_an_indicator_over_periods_exports_and_reads_back(app_ctx, session):
     document = json.loads(lead.get(query + "&count=2&format=json").data)
     assert [row[0] for row in document["rows"]] == ["Tháng 10/2026", "Tháng 11/2026"]
     assert Decimal(document["rows"][1][1]) == 140
+
+
+def test_the_breakdown_by_unit_downloads_as_a_matrix_of_units_and_indicators(app_ctx, session):
+    """With "by unit" chosen, the page offers each value column as a matrix (one row per
+    unit, one column per indicator), streamed as .xlsx, .csv and JSON: each reads back to the
+    units' own figures."""
+    from app.roles import AGGREGATOR
+    from tests import factories
+    from tests.test_entry_workflow import Person
+
+    world, units = _world(session)
+    factories.user(session, "khdt.tonghop", world.lead, [AGGREGATOR])
+    session.commit()
+    query = (f"/figures/?regime_id={world.regime.id}&period_id={world.period.id}"
+             f"&unit_id={world.province.id}&provisional=1&by_unit=1")
+    lead = Person(app_ctx, "khdt.tonghop")
+    page = lead.get(query).get_data(as_text=True)
+    assert 'data-column="c4"' in page and "figures-matrix-export" in page
+
+    book = load_workbook(io.BytesIO(lead.get(query + "&column=c4&format=xlsx").data)).active
+    assert book["A2"].value == PROVISIONAL_LABEL
+    header = [cell.value for cell in book[3]]
+    assert header[:2] == ["Mã đơn vị", "Đơn vị"]
+    people = next(n for n, name in enumerate(header) if name and name.startswith("DS "))
+    by_unit = {row[1]: row for row in book.iter_rows(min_row=4, values_only=True)}
+    assert by_unit["UBND xã Ấp Bắc"][people] == 1200
+    assert by_unit["UBND xã Đồng Hòa"][people] == 800
+
+    exported = lead.get(query + "&column=c4&format=csv")
+    assert exported.is_streamed and exported.data.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(exported.get_data(as_text=True).removeprefix("\ufeff"))))
+    assert {row[1]: Decimal(row[people]) for row in rows[3:]} == {
+        "UBND xã Ấp Bắc": 1200, "UBND xã Đồng Hòa": 800}
+
+    exported = lead.get(query + "&column=c4&format=json")
+    assert exported.is_streamed
+    document = json.loads(exported.get_data(as_text=True))
+    assert document["label"] == PROVISIONAL_LABEL and document["header"] == header
+    assert {row[1]: Decimal(row[people]) for row in document["rows"]} == {
+        "UBND xã Ấp Bắc": 1200, "UBND xã Đồng Hòa": 800}
+    # official figures only: the commune that has only sent is not there
+    official = lead.get(query.replace("&provisional=1", "") + "&column=c4&format=json")
+    assert [row[1] for row in json.loads(official.get_data(as_text=True))["rows"]] == [
+        "UBND xã Ấp Bắc"]

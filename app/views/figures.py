@@ -8,7 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 from urllib.parse import quote
 
-from flask import Response, abort, request, stream_with_context
+from flask import Response, abort, request, send_file, stream_with_context
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -22,11 +22,19 @@ from app.consolidation import (
     period_form_code,
     recent_periods,
     span_periods,
+    unit_matrix,
 )
-from app.exports import aggregate_table, csv_chunks, json_bytes, series_table, xlsx_bytes
+from app.exports import (
+    aggregate_table,
+    csv_chunks,
+    json_chunks,
+    series_table,
+    unit_matrix_table,
+    xlsx_file,
+)
 from app.extensions import db
 from app.formatting import format_number
-from app.models import Indicator, Period, Regime, Unit
+from app.models import Indicator, Period, Regime, Unit, ValueColumn
 from app.roles import AGGREGATOR
 from app.scoping import current_user, is_provincial_admin, read_criterion, unit_in_scope
 from app.workflow import holds_role
@@ -83,7 +91,7 @@ class FiguresView(BaseView):
                   "provisional": request.args.get("provisional") == "1",
                   "by_unit": request.args.get("by_unit") == "1",
                   "series": _int("series")}
-        table, indicators = None, []
+        table, indicators, matrix_columns = None, [], []
         if regime and period and root:
             if not may_see(session, user, regime, root):
                 abort(404)
@@ -95,6 +103,10 @@ class FiguresView(BaseView):
                 if wanted in FORMATS:
                     return download_table(table, wanted,
                                           f"so-lieu-{series.code}-theo-ky-den-{period.label}")
+            if form_code and choice["by_unit"] and wanted in FORMATS and request.args.get(
+                    "column"):
+                return _matrix_download(session, regime, form_code, period, root, choice,
+                                        request.args["column"], wanted)
             if form_code:
                 figures = aggregate(
                     session, regime=regime, form_code=form_code,
@@ -110,9 +122,12 @@ class FiguresView(BaseView):
                     table = aggregate_table(session, figures, title)
                     if wanted in FORMATS:
                         return download_table(table, wanted, f"so-lieu-{form_code}-{period.label}")
+                if choice["by_unit"]:
+                    matrix_columns = _value_columns(session, {
+                        key[2] for key in figures.cells if key[3] == ""})
         return self.render_template("figures/index.html", regimes=regimes, periods=periods,
                                     units=units, choice=choice, table=table,
-                                    indicators=indicators,
+                                    indicators=indicators, matrix_columns=matrix_columns,
                                     rows=[[_shown(v) for v in row] for row in table.rows]
                                     if table else [])
 
@@ -130,6 +145,28 @@ def _series(session, regime: Regime, indicator: Indicator, period: Period, root:
                         PROVISIONAL_LABEL if choice["provisional"] else OFFICIAL_LABEL)
 
 
+def _value_columns(session, keys: set[str]) -> list[tuple[str, str]]:
+    """(key, name) of the value columns ``keys``, the catalogue's name where it has one."""
+    names = dict(session.execute(select(ValueColumn.key, ValueColumn.name)
+                                 .where(ValueColumn.key.in_(keys))).all()) if keys else {}
+    return sorted((key, names.get(key, key)) for key in keys)
+
+
+def _matrix_download(session, regime: Regime, form_code: str, period: Period, root: Unit,
+                     choice: dict, column_key: str, wanted: str) -> Response:
+    """The breakdown by unit of one value column as a matrix, one row per unit and one column
+    per indicator, streamed from the database into the download."""
+    matrix = unit_matrix(session, regime=regime, form_code=form_code,
+                         period_ids=span_periods(session, period, choice["span"]),
+                         root_unit=root, column_key=column_key,
+                         provisional=choice["provisional"])
+    column_name = dict(_value_columns(session, {column_key})).get(column_key, column_key)
+    title = (f"{regime.name} — {form_code} — {period.label}{SPAN_TITLES[choice['span']]} — "
+             f"{root.name} — chi tiết theo đơn vị — {column_name}")
+    return download_table(unit_matrix_table(matrix, title), wanted,
+                          f"chi-tiet-theo-don-vi-{form_code}-{period.label}-{column_key}")
+
+
 def _shown(value) -> str:
     """A figure as people read it (1.234,5); text as it is."""
     if isinstance(value, Decimal):
@@ -138,14 +175,15 @@ def _shown(value) -> str:
 
 
 def download_table(table, wanted: str, stem: str) -> Response:
-    """A table as a .csv (streamed), JSON or .xlsx download."""
+    """A table as a .csv or JSON download streamed as its rows come, or an .xlsx workbook
+    written to a temporary file and streamed from there."""
     filename = f"{stem}.{wanted}".replace("/", "-").replace(" ", "_")
     if wanted == "csv":
         response = Response(stream_with_context(csv_chunks(table)), mimetype=FORMATS["csv"])
     elif wanted == "json":
-        response = Response(json_bytes(table), mimetype=FORMATS["json"])
+        response = Response(stream_with_context(json_chunks(table)), mimetype=FORMATS["json"])
     else:
-        response = Response(xlsx_bytes(table), mimetype=FORMATS["xlsx"])
+        response = send_file(xlsx_file(table), mimetype=FORMATS["xlsx"])
     response.headers["Content-Disposition"] = (
         f"attachment; filename=\"{filename.encode('ascii', 'ignore').decode()}\"; "
         f"filename*=UTF-8''{quote(filename)}")
