@@ -287,3 +287,26 @@ def test_the_breakdown_by_unit_downloads_as_a_matrix_of_units_and_indicators(app
     official = lead.get(query.replace("&provisional=1", "") + "&column=c4&format=json")
     assert [row[1] for row in json.loads(official.get_data(as_text=True))["rows"]] == [
         "UBND xã Ấp Bắc"]
+
+
+def test_the_page_shows_the_first_rows_and_says_the_downloads_hold_them_all(
+        app_ctx, session, monkeypatch):
+    from app.roles import AGGREGATOR
+    from app.views import figures
+    from tests import factories
+    from tests.test_entry_workflow import Person
+
+    world, _units = _world(session)
+    factories.user(session, "khdt.tonghop", world.lead, [AGGREGATOR])
+    session.commit()
+    monkeypatch.setattr(figures, "SHOWN_ROWS", 1)
+    query = (f"/figures/?regime_id={world.regime.id}&period_id={world.period.id}"
+             f"&unit_id={world.province.id}&provisional=1")
+    lead = Person(app_ctx, "khdt.tonghop")
+    page = lead.get(query).get_data(as_text=True)
+    body = page.split("<tbody>")[1]
+    assert body.split("</tbody>")[0].count("<tr>") == 1
+    assert "Trang chỉ hiện 1 dòng đầu" in page
+    rows = list(csv.reader(io.StringIO(
+        lead.get(query + "&format=csv").get_data(as_text=True).removeprefix("\ufeff"))))
+    assert len(rows) - 3 == 2  # both indicators

@@ -5,6 +5,7 @@ writes; the units offered are confined with app.scoping."""
 
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal
 from urllib.parse import quote
 
@@ -42,6 +43,7 @@ from app.workflow import holds_role
 SPAN_TITLES = {"period": "", "quarter": " (quý đến kỳ này)",
                "half_year": " (6 tháng đến kỳ này)", "ytd": " (lũy kế từ đầu năm)"}
 SERIES_PERIODS = 12  # periods shown for an indicator over periods, unless asked otherwise
+SHOWN_ROWS = 2000  # rows of figures on the page; a download holds them all
 FORMATS = {
     "csv": "text/csv; charset=utf-8",
     "json": "application/json",
@@ -128,8 +130,7 @@ class FiguresView(BaseView):
         return self.render_template("figures/index.html", regimes=regimes, periods=periods,
                                     units=units, choice=choice, table=table,
                                     indicators=indicators, matrix_columns=matrix_columns,
-                                    rows=[[_shown(v) for v in row] for row in table.rows]
-                                    if table else [])
+                                    shown_limit=SHOWN_ROWS, **_shown_rows(table))
 
 
 def _series(session, regime: Regime, indicator: Indicator, period: Period, root: Unit,
@@ -165,6 +166,15 @@ def _matrix_download(session, regime: Regime, form_code: str, period: Period, ro
              f"{root.name} — chi tiết theo đơn vị — {column_name}")
     return download_table(unit_matrix_table(matrix, title), wanted,
                           f"chi-tiet-theo-don-vi-{form_code}-{period.label}-{column_key}")
+
+
+def _shown_rows(table) -> dict:
+    """The rows the page shows (the first ``SHOWN_ROWS``; the downloads hold them all) and
+    whether there are more."""
+    if table is None:
+        return {"rows": [], "more_rows": False}
+    rows = [[_shown(v) for v in row] for row in itertools.islice(table.rows, SHOWN_ROWS + 1)]
+    return {"rows": rows[:SHOWN_ROWS], "more_rows": len(rows) > SHOWN_ROWS}
 
 
 def _shown(value) -> str:
