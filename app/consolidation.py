@@ -915,7 +915,7 @@ def _one_period(session, *, regime, form_code: str, period_id: int, root_unit, p
         statement = _one_period_statement(levels, by_unit, indicator_ids is not None,
                                           lowest, highest)
         groups, kinds, ratios, deepest = _one_period_rows(
-            session.connection().execute(statement, parameters), by_unit)
+            session.connection().execute(statement, parameters).all(), by_unit)
         needed = max(0, (deepest or root_unit.depth) - root_unit.depth - 1)
         needs_low, needs_high = "min" in kinds.values(), "max" in kinds.values()
         _LEVELS[root_unit.path] = needed
