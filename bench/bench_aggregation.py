@@ -17,9 +17,10 @@ the same run:
 - the per-unit breakdown export, 3,321 units × 200 indicators, as the figures page downloads
   it (``unit_matrix`` → ``unit_matrix_table`` → ``xlsx_file``, the rows streamed from a
   server-side cursor into a temporary file; checked once against ``aggregate(by_unit=True)``)
-  against XlsxWriter writing the same matrix from a list (target ≤ 1.5 × the floor); the query
-  and the writing are also shown apart, and the export's peak of Python memory (tracemalloc)
-  beside the memory the matrix takes when held whole.
+  against XlsxWriter writing the same matrix from a list (target ≤ 1.5 × the floor), the two
+  timed in turns with the floor's list kept out of the garbage collector (``gc.freeze``); the
+  query and the writing are also shown apart, and the export's peak of Python memory
+  (tracemalloc) beside the memory the matrix takes when held whole.
 
     .venv/bin/python bench/bench_aggregation.py [--runs 5] [--months 12] [--indicators 200]
         [--database NAME] [--write-docs]
@@ -288,21 +289,12 @@ def measure(url: str, runs: int, months: int, indicators: int) -> dict:
         for row in rows:
             for indicator_id, value in zip(order, row[2:], strict=True):
                 assert laid_out.get((row[0], indicator_id)) == value, (row[0], indicator_id)
-        # the export is timed as a worker runs it, its process holding no matrix: objects kept
-        # alive here (the 664,200 figures of the check) would make every garbage collection
-        # during the export walk them, a cost the export does not have in the app
         del by_unit, laid_out, rows, matrix, codes
         session.expunge_all()
         gc.collect()
 
         def export():
             xlsx_file(unit_matrix_table(query_breakdown(), "Chi tiết theo đơn vị")).close()
-
-        export_runs = max(1, runs // 2)
-        export()
-        facts["export_s"] = median_time(export, export_runs)
-        facts["breakdown_query_s"] = median_time(lambda: list(query_breakdown().rows),
-                                                 export_runs)
 
         def write_only():
             return xlsx_bytes(Table("Chi tiết theo đơn vị", breakdown.label, header, iter(rows),
@@ -334,8 +326,17 @@ def measure(url: str, runs: int, months: int, indicators: int) -> dict:
         facts["export_peak"] = peak_bytes(export)
         facts["matrix_bytes"] = peak_bytes(lambda: list(query_breakdown().rows))
         rows = list(query_breakdown().rows)  # the floor writes the matrix from a list
+        # kept out of the garbage collector's walks: a worker exporting holds no matrix, and
+        # 664,200 live figures would make every collection during the export walk them
+        gc.freeze()
+        export_runs = max(3, runs // 2)
+        export(), xlsxwriter_floor()
+        facts["export_s"], facts["xlsxwriter_s"] = paired_medians(export, xlsxwriter_floor,
+                                                                  runs=export_runs)
+        facts["breakdown_query_s"] = median_time(lambda: list(query_breakdown().rows),
+                                                 export_runs)
         facts["write_s"] = median_time(write_only, export_runs)
-        facts["xlsxwriter_s"] = median_time(xlsxwriter_floor, export_runs)
+        gc.unfreeze()
         session.remove()
         db.engine.dispose()
     return facts
