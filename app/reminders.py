@@ -21,7 +21,7 @@ from app.models import Report
 from app.models.workflow import ReportAssignee
 from app.notifications import Notice, notify
 from app.roles import AGGREGATOR, APPROVER, DATA_ENTRY, SIGNER
-from app.workflow import APPROVED, DRAFT, RETURNED, SUBMITTED, due_date, reviewing_unit_ids
+from app.workflow import APPROVED, DRAFT, RETURNED, SUBMITTED, due_date, reviewing_units_of
 
 STEP_ROLES = {DRAFT: (DATA_ENTRY, AGGREGATOR), RETURNED: (DATA_ENTRY, AGGREGATOR),
               SUBMITTED: (APPROVER,), APPROVED: (SIGNER,)}
@@ -65,38 +65,47 @@ def _when(offset: int) -> str:
 def due_reminders(session, today: dt.date, calendar: WorkingCalendar | None = None
                   ) -> list[Notice]:
     """The reminder notices due on ``today``: for each report not yet sent whose regime has a
-    reminder falling on ``today``."""
+    reminder falling on ``today``. A fixed number of queries, whatever the number of reports."""
     calendar = calendar or calendar_from_db(session)
     reports = session.scalars(
         select(Report).where(Report.state.in_(tuple(STEP_ROLES)))
         .options(selectinload(Report.period), selectinload(Report.regime),
                  selectinload(Report.unit))
     ).all()
-    notices: list[Notice] = []
-    late: dict[tuple[int, int, int], list[Report]] = {}  # (period, reviewing unit, offset)
+    due: list[tuple[Report, int, dt.date]] = []  # (report, offset, deadline)
     for report in reports:
-        regime = report.regime
         try:
-            offsets = parse_offsets(regime.reminder_offsets)
+            offsets = parse_offsets(report.regime.reminder_offsets)
         except ValueError:
             continue
         deadline = due_date(report)
         hits = [o for o, day in reminder_dates(calendar, deadline, offsets).items()
                 if day == today]
-        if not hits:
-            continue
-        offset = hits[-1]
-        roles = STEP_ROLES[report.state]
-        assigned = [row.user_id for row in session.scalars(
-            select(ReportAssignee).where(ReportAssignee.report_id == report.id,
-                                         ReportAssignee.role_name.in_(roles)))]
-        holders = role_holders(session, regime.id, [report.unit_id],
-                               roles=roles + (APPROVER,))
-        people = assigned or [uid for role in roles
-                              for uid in holders.get((report.unit_id, role), [])]
+        if hits:
+            due.append((report, hits[-1], deadline))
+    if not due:
+        return []
+    assigned: dict[int, list[tuple[str, int]]] = {}  # report id → [(role, user id)]
+    for report_id, role_name, user_id in session.execute(
+            select(ReportAssignee.report_id, ReportAssignee.role_name, ReportAssignee.user_id)
+            .where(ReportAssignee.report_id.in_([report.id for report, _o, _d in due]))
+            .order_by(ReportAssignee.id)):
+        assigned.setdefault(report_id, []).append((role_name, user_id))
+    step_roles = tuple(dict.fromkeys(role for roles in STEP_ROLES.values() for role in roles))
+    holders = _holders_by_regime(session, [(report.regime_id, report.unit_id)
+                                           for report, _o, _d in due],
+                                 roles=step_roles + (APPROVER,))
+    reviewing = reviewing_units_of(session, [report for report, offset, _d in due if offset > 0])
+    notices: list[Notice] = []
+    late: dict[tuple[int, int, int], list[Report]] = {}  # (period, reviewing unit, offset)
+    for report, offset, deadline in due:
+        regime, roles = report.regime, STEP_ROLES[report.state]
+        unit_holders = holders[regime.id]
+        people = [user_id for role, user_id in assigned.get(report.id, []) if role in roles] or [
+            user_id for role in roles for user_id in unit_holders.get((report.unit_id, role), [])]
         if offset > 0:
-            people += holders.get((report.unit_id, APPROVER), [])
-            for unit_id in reviewing_unit_ids(session, report):
+            people += unit_holders.get((report.unit_id, APPROVER), [])
+            for unit_id in reviewing[report.id]:
                 late.setdefault((report.period_id, unit_id, offset), []).append(report)
         subject = (f"Nhắc hạn báo cáo: {regime.name} — {report.period.label} "
                    f"({_when(offset)})")
@@ -110,20 +119,32 @@ def due_reminders(session, today: dt.date, calendar: WorkingCalendar | None = No
     return notices
 
 
+def _holders_by_regime(session, regime_units, roles) -> dict[int, dict]:
+    """``role_holders`` of each regime's units, from [(regime id, unit id)]: two queries per
+    regime, whatever the number of units."""
+    units_of: dict[int, set[int]] = {}
+    for regime_id, unit_id in regime_units:
+        units_of.setdefault(regime_id, set()).add(unit_id)
+    return {regime_id: role_holders(session, regime_id, sorted(unit_ids), roles=roles)
+            for regime_id, unit_ids in units_of.items()}
+
+
 def late_summaries(session, late: dict[tuple[int, int, int], list[Report]]) -> list[Notice]:
     """One notice per reviewing unit's aggregator and period listing the units still late."""
     notices: list[Notice] = []
+    holders = _holders_by_regime(session, [(reports[0].regime_id, unit_id) for
+                                           (_p, unit_id, _o), reports in late.items()],
+                                 roles=(AGGREGATOR,))
     for (period_id, unit_id, offset), reports in sorted(late.items()):
         first = reports[0]
         regime, period = first.regime, first.period
-        holders = role_holders(session, regime.id, [unit_id], roles=(AGGREGATOR,))
         names = sorted({report.unit.name for report in reports})
         subject = (f"Đơn vị chưa gửi báo cáo quá hạn: {regime.name} — {period.label} "
                    f"({len(names)} đơn vị)")
         body = (f"Quá hạn {offset} ngày làm việc (hạn {due_date(first):%d/%m/%Y}), "
                 f"{len(names)} đơn vị chưa gửi báo cáo «{regime.name}» kỳ {period.label}: "
                 + "; ".join(names) + ".")
-        for user_id in holders.get((unit_id, AGGREGATOR), []):
+        for user_id in holders[regime.id].get((unit_id, AGGREGATOR), []):
             notices.append(Notice(user_id, "late_summary", subject, body, "/status/",
                                   f"late:{period_id}:{unit_id}:{offset}"))
     return notices

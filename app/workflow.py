@@ -215,24 +215,30 @@ def reviewing_unit_ids(session, report: Report) -> set[int]:
     """Units whose aggregators review the report: the nearest unit above it that has its own
     report of the same form and period (a department over its branches, a consolidation), else
     the regime's lead and receiving units."""
-    unit = report.unit
-    ancestor_ids = [int(part) for part in (unit.path or "").strip("/").split("/") if part]
-    ancestor_ids = [a for a in ancestor_ids if a != unit.id]
+    return reviewing_units_of(session, [report])[report.id]
+
+
+def reviewing_units_of(session, reports) -> dict[int, set[int]]:
+    """``reviewing_unit_ids`` of many reports, by report id, in one query."""
+    above = {report.id: [int(part) for part in (report.unit.path or "").strip("/").split("/")
+                         if part and int(part) != report.unit_id] for report in reports}
+    ancestor_ids = {unit_id for ids in above.values() for unit_id in ids}
+    holding: dict[tuple[int, str], dict[int, int]] = {}  # (period, form) → {unit: depth}
     if ancestor_ids:
-        holders = session.execute(
-            select(Report.unit_id, Unit.depth)
-            .join(Unit, Unit.id == Report.unit_id)
-            .where(
-                Report.period_id == report.period_id,
-                Report.form_code == report.form_code,
-                Report.unit_id.in_(ancestor_ids),
-            )
-            .order_by(Unit.depth.desc())
-            .limit(1)
-        ).first()
-        if holders is not None:
-            return {holders.unit_id}
-    return {report.regime.lead_unit_id, report.regime.receiving_unit_id}
+        for unit_id, depth, period_id, form_code in session.execute(
+                select(Report.unit_id, Unit.depth, Report.period_id, Report.form_code)
+                .join(Unit, Unit.id == Report.unit_id)
+                .where(Report.unit_id.in_(sorted(ancestor_ids)),
+                       Report.period_id.in_(sorted({r.period_id for r in reports})))):
+            holding.setdefault((period_id, form_code), {})[unit_id] = depth
+    reviewing = {}
+    for report in reports:
+        held = holding.get((report.period_id, report.form_code), {})
+        nearest = max((unit_id for unit_id in above[report.id] if unit_id in held),
+                      key=held.get, default=None)
+        reviewing[report.id] = ({nearest} if nearest is not None else
+                                {report.regime.lead_unit_id, report.regime.receiving_unit_id})
+    return reviewing
 
 
 def refusal(session, user, report: Report, action: str, now: dt.datetime | None = None) -> str | None:

@@ -131,3 +131,53 @@ def test_an_account_made_on_the_screen_is_welcomed_without_its_password(client, 
     (note,) = _notes(session, "account_created")
     assert note.user_id == created.id and "«tvba»" in note.body
     assert "Mat-khau-2026" not in note.body and note.email_status == "pending"
+
+
+def test_the_reminder_run_asks_the_database_the_same_number_of_times_for_many_late_units(
+        session):
+    """Reminders and the late-unit summary are read in a fixed number of queries: ten more
+    late communes (one of them reviewed by its district, which has its own report) add
+    notices, not queries."""
+    from sqlalchemy import event
+
+    from app.reports import get_or_create_report
+    from app.roles import AGGREGATOR, DATA_ENTRY
+
+    report, people = cycle_setup(session, deadline=DEADLINE)
+    day_after = dt.date(2026, 11, 26)
+    province = report.unit.parent
+
+    def counted_run():
+        statements = []
+        listener = lambda *args: statements.append(args[2])  # noqa: E731
+        engine = session.get_bind()
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            notices = due_reminders(session, day_after)
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        return notices, len(statements)
+
+    session.expire_all()
+    few, few_queries = counted_run()
+    district = factories.unit(session, "UBND huyện Ba", parent=province, type_code="district")
+    factories.user(session, "huyen3.tonghop", district, [AGGREGATOR])
+    get_or_create_report(session, report.period, district, report.form_code)
+    for number in range(10):
+        commune = factories.unit(session, f"UBND xã Mới {number}", type_code="commune",
+                                 parent=district if number == 0 else province)
+        factories.user(session, f"xamoi{number}.nhaplieu", commune, [DATA_ENTRY])
+        get_or_create_report(session, report.period, commune, report.form_code)
+    session.commit()
+    session.expire_all()
+    many, many_queries = counted_run()
+    assert many_queries == few_queries
+    reminders = [n for n in many if n.kind == "reminder"]
+    assert len(reminders) > len([n for n in few if n.kind == "reminder"])
+    summaries = {n.user_id: n for n in many if n.kind == "late_summary"}
+    reviewer = people["reviewer"].id
+    assert "(11 đơn vị)" in summaries[reviewer].subject  # the district's own report is late too
+    district_reviewer = session.scalar(select(AppUser.id).where(
+        AppUser.username == "huyen3.tonghop"))
+    assert "UBND xã Mới 0" in summaries[district_reviewer].body
+    assert "UBND xã Mới 0" not in summaries[reviewer].body
