@@ -73,11 +73,16 @@ def _number_text(value) -> str:
     return str(value)
 
 
+def value_column_names(session) -> dict[str, str]:
+    """The catalogue's value columns: {key: name}."""
+    return dict(session.execute(select(ValueColumn.key, ValueColumn.name)).all())
+
+
 def _names(session, aggregate):
     indicator_ids = {key[1] for key in aggregate.cells}
     indicators = {i.id: i for i in session.scalars(
         select(Indicator).where(Indicator.id.in_(indicator_ids)))} if indicator_ids else {}
-    columns = dict(session.execute(select(ValueColumn.key, ValueColumn.name)).all())
+    columns = value_column_names(session)
     unit_ids = {key[0] for key in aggregate.cells if key[0] is not None}
     units = {u.id: u for u in session.scalars(
         select(Unit).where(Unit.id.in_(unit_ids)))} if unit_ids else {}
@@ -124,7 +129,7 @@ def unit_matrix_table(matrix, title: str) -> Table:
 def series_table(session, points, indicator, title: str, label: str) -> Table:
     """One indicator over periods: one row per period, one column per value column and
     breakdown the indicator has a figure in. ``points`` are (period, Aggregate) in order."""
-    columns = dict(session.execute(select(ValueColumn.key, ValueColumn.name)).all())
+    columns = value_column_names(session)
     places = sorted({(key[2], key[3]) for _period, figures in points for key in figures.cells
                      if key[1] == indicator.id})
     header = ["Kỳ"] + [columns.get(column, column) + (f" — {breakdown}" if breakdown else "")

@@ -387,6 +387,17 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
+def timed_saves(base: str, teams: list, args, *, first_seed: int, bare: bool) -> Recorder:
+    """One thread per team saving against ``base`` within the saves' time and request budget;
+    ``bare``: the floor's plain save call."""
+    recorder = Recorder()
+    budget = Budget(args.save_seconds, args.max_requests)
+    run_threads(saves_worker, [(base, team, budget, recorder, first_seed + i, bare)
+                               for i, team in enumerate(teams)])
+    recorder.finished = time.monotonic()
+    return recorder
+
+
 def summary(recorder: Recorder) -> dict:
     seconds = recorder.finished - recorder.started
     every = [v for values in recorder.latency.values() for v in values]
@@ -435,11 +446,7 @@ def run(args) -> dict:
         print("rush", json.dumps(results["rush"], default=str)[:800], flush=True)
 
         # 2. saves only, through the app
-        saves = Recorder()
-        budget = Budget(args.save_seconds, args.max_requests)
-        run_threads(saves_worker, [(app_server.base, team, budget, saves, 100 + i, False)
-                                   for i, team in enumerate(aside)])
-        saves.finished = time.monotonic()
+        saves = timed_saves(app_server.base, aside, args, first_seed=100, bare=False)
         results["saves"] = summary(saves)
         print("saves", json.dumps(results["saves"], default=str)[:800], flush=True)
         app_server.stop()
@@ -453,11 +460,7 @@ def run(args) -> dict:
         # 3. the floor: the same saves through the bare app under the same gunicorn settings
         floor_server = Server(url, args.workers, workdir, app_module="bench.deadline_floor:app")
         servers.append(floor_server)
-        floor = Recorder()
-        budget = Budget(args.save_seconds, args.max_requests)
-        run_threads(saves_worker, [(floor_server.base, team, budget, floor, 200 + i, True)
-                                   for i, team in enumerate(aside)])
-        floor.finished = time.monotonic()
+        floor = timed_saves(floor_server.base, aside, args, first_seed=200, bare=True)
         results["floor"] = summary(floor)
         print("floor", json.dumps(results["floor"], default=str)[:800], flush=True)
         floor_server.stop()

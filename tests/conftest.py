@@ -7,6 +7,7 @@ skipped with the reason shown.
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 
@@ -119,14 +120,20 @@ def _clean_database(app) -> None:
                 _clean_sqlite(connection, tables)
 
 
-def _clean_postgresql(connection, tables) -> None:
+@functools.lru_cache(maxsize=4)
+def _used_tables_and_sequences(names: tuple[str, ...]):
+    """One query: which of the tables ``names`` hold rows, and which sequences were used."""
     holding = " UNION ALL ".join(
-        f"SELECT '{t.name}' WHERE EXISTS (SELECT 1 FROM \"{t.name}\")" for t in tables)
+        f"SELECT '{name}' WHERE EXISTS (SELECT 1 FROM \"{name}\")" for name in names)
+    return sa.text(f"SELECT name FROM ({holding}) AS holding(name) UNION ALL "
+                   "SELECT schemaname || '.' || sequencename FROM pg_sequences "
+                   "WHERE last_value IS NOT NULL")
+
+
+def _clean_postgresql(connection, tables) -> None:
     names = {t.name for t in tables}
-    used = connection.execute(sa.text(
-        f"SELECT name FROM ({holding}) AS holding(name) UNION ALL "
-        "SELECT schemaname || '.' || sequencename FROM pg_sequences "
-        "WHERE last_value IS NOT NULL")).scalars().all()
+    used = connection.execute(
+        _used_tables_and_sequences(tuple(t.name for t in tables))).scalars().all()
     filled = [t for t in reversed(tables) if t.name in used]
     sequences = [name for name in used if name not in names
                  and name.split(".", 1)[1].rsplit("_id_seq", 1)[0] not in KEEP_TABLES]

@@ -31,11 +31,12 @@ from app.exports import (
     json_chunks,
     series_table,
     unit_matrix_table,
+    value_column_names,
     xlsx_file,
 )
 from app.extensions import db
 from app.formatting import format_number
-from app.models import Indicator, Period, Regime, Unit, ValueColumn
+from app.models import Indicator, Period, Regime, Unit
 from app.roles import AGGREGATOR
 from app.scoping import current_user, is_provincial_admin, read_criterion, unit_in_scope
 from app.workflow import holds_role
@@ -148,8 +149,7 @@ def _series(session, regime: Regime, indicator: Indicator, period: Period, root:
 
 def _value_columns(session, keys: set[str]) -> list[tuple[str, str]]:
     """(key, name) of the value columns ``keys``, the catalogue's name where it has one."""
-    names = dict(session.execute(select(ValueColumn.key, ValueColumn.name)
-                                 .where(ValueColumn.key.in_(keys))).all()) if keys else {}
+    names = value_column_names(session) if keys else {}
     return sorted((key, names.get(key, key)) for key in keys)
 
 
