@@ -306,21 +306,21 @@ def rush_worker(base: str, teams: queue.Queue, saves: int, budget: Budget, recor
                     shown.update(changes)
             if revision is None or entry.act(report_id, "submit", revision) is None:
                 continue
-            leader = Person(base, budget, recorder)
-            if not leader.login(team["lanhdao"]):
-                continue
-            revision = leader.open_report(report_id)
-            if revision is None or leader.act(report_id, "approve", revision) is None:
-                continue
-            clerk = Person(base, budget, recorder)
-            if not clerk.login(team["vanthu"]):
-                continue
-            revision = clerk.open_report(report_id)
-            if revision is not None and clerk.act(report_id, "send", revision) is not None:
+            if (acted(base, budget, recorder, team["lanhdao"], report_id, "approve")
+                    and acted(base, budget, recorder, team["vanthu"], report_id, "send")):
                 with recorder.lock:
                     recorder.sent.add(report_id)
         except OutOfBudget:
             return
+
+
+def acted(base: str, budget, recorder, username: str, report_id: int, action: str) -> bool:
+    """``username`` logs in, opens the report and takes ``action`` on it; whether it went."""
+    person = Person(base, budget, recorder)
+    if not person.login(username):
+        return False
+    revision = person.open_report(report_id)
+    return revision is not None and person.act(report_id, action, revision) is not None
 
 
 def saves_worker(base: str, team: dict, budget: Budget, recorder: Recorder, seed: int,
