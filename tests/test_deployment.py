@@ -5,6 +5,7 @@ installs Debian's nginx-light). Everything on loopback ports chosen free, stoppe
 
 from __future__ import annotations
 
+import getpass
 import os
 import shutil
 import signal
@@ -66,7 +67,10 @@ def nginx_config(tmp: Path, site: str) -> Path:
     for folder in ("logs", "client_body", "proxy"):
         (tmp / folder).mkdir(exist_ok=True)
     main = tmp / "nginx.conf"
+    # workers run as the user running the tests: a root master would hand them to nobody, who
+    # cannot read the static files of a checkout in a private folder (mktemp -d is 0700)
     main.write_text(f"""
+user {getpass.getuser()};
 worker_processes 1;
 pid {tmp}/nginx.pid;
 error_log {tmp}/logs/error.log warn;
